@@ -1,0 +1,1 @@
+"""Shared infrastructure for host apps: settings and the database toolkit."""

@@ -1,0 +1,54 @@
+"""Settings read from the environment and `.env`: the database is chosen by DATABASE_URL alone."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AppEnv", "Settings", "get_settings"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./app.db"
+
+
+class AppEnv(StrEnum):
+    """Where the app runs; `production` makes destructive tools refuse to act."""
+
+    LOCAL = "local"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the toolkit; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    app_env: AppEnv = AppEnv.LOCAL
+    # A secret: SecretStr keeps it out of reprs, logs and validation errors.
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    database_echo: bool = False
+    database_pool_size: int = Field(default=5, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout: float = Field(default=30.0, gt=0)
+    database_pool_recycle: int = Field(default=1800, ge=-1)
+    database_connect_timeout: float = Field(default=10.0, gt=0)
+    database_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    database_application_name: str = "core-database"
+    database_sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    # "immediate" takes SQLite's write lock at BEGIN, so concurrent writers queue
+    # instead of failing with "database is locked" when a read turns into a write.
+    database_sqlite_begin: Literal["deferred", "immediate", "exclusive"] = "immediate"
+    # PgBouncer in transaction mode cannot keep named prepared statements.
+    database_pgbouncer: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import)."""
+    return Settings()

@@ -1,0 +1,82 @@
+"""core.database: one DATABASE_URL chooses SQLite or Postgres; nothing else changes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.database.base import NAMING_CONVENTION, Base, new_metadata
+from core.database.database import Database, get_database, set_database, transaction
+from core.database.engine import create_engine
+from core.database.errors import (
+    CheckViolation,
+    ConfigurationError,
+    DatabaseError,
+    DatabaseUnavailableError,
+    ForeignKeyViolation,
+    IntegrityViolation,
+    NotFoundError,
+    NotNullViolation,
+    UniqueViolation,
+)
+from core.database.mixins import IntIdMixin, TimestampMixin
+from core.database.raw import execute, fetch_all, fetch_one, fetch_value
+from core.database.session import make_sessionmaker, on_commit
+from core.database.types import BigIntPK, ExactDecimal, JSONType, UTCDateTime, portable_enum, utcnow
+from core.database.url import mask_url, parse_database_url
+
+if TYPE_CHECKING:
+    from core.database.fastapi import SessionDep, get_session, install_error_handlers
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "BigIntPK",
+    "CheckViolation",
+    "ConfigurationError",
+    "Database",
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "ExactDecimal",
+    "ForeignKeyViolation",
+    "IntIdMixin",
+    "IntegrityViolation",
+    "JSONType",
+    "NotFoundError",
+    "NotNullViolation",
+    "SessionDep",
+    "TimestampMixin",
+    "UTCDateTime",
+    "UniqueViolation",
+    "create_engine",
+    "execute",
+    "fetch_all",
+    "fetch_one",
+    "fetch_value",
+    "get_database",
+    "get_session",
+    "install_error_handlers",
+    "make_sessionmaker",
+    "mask_url",
+    "new_metadata",
+    "on_commit",
+    "parse_database_url",
+    "portable_enum",
+    "set_database",
+    "transaction",
+    "utcnow",
+]
+
+_FASTAPI_NAMES = frozenset({"SessionDep", "get_session", "install_error_handlers"})
+
+
+def __getattr__(name: str) -> Any:
+    # FastAPI is an optional extra: import its integration only when asked for.
+    if name in _FASTAPI_NAMES:
+        try:
+            from core.database import fastapi as integration
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError(
+                f"core.database.{name} needs FastAPI: pip install 'core-database[fastapi]'"
+            ) from exc
+        return getattr(integration, name)
+    raise AttributeError(f"module 'core.database' has no attribute {name!r}")

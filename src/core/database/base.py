@@ -1,0 +1,62 @@
+"""The declarative `Base`: async attribute access, constraint names, portable annotation types."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy import MetaData, Uuid
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase
+
+from core.database.types import ExactDecimal, JSONType, UTCDateTime
+
+__all__ = ["NAMING_CONVENTION", "TYPE_ANNOTATION_MAP", "Base", "new_metadata"]
+
+# Named constraints are what lets batch migrations on SQLite find and alter them,
+# and what error messages report.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {
+    datetime: UTCDateTime(),
+    uuid.UUID: Uuid(),
+    Decimal: ExactDecimal(),
+    dict[str, Any]: JSONType,
+    list[Any]: JSONType,
+    # Copied per annotated enum class: VARCHAR + a named CHECK, never a native ENUM.
+    enum.Enum: SAEnum(
+        enum.Enum,
+        native_enum=False,
+        create_constraint=True,
+        validate_strings=True,
+        length=64,
+        values_callable=lambda members: [str(member.value) for member in members],
+    ),
+}
+
+
+def new_metadata() -> MetaData:
+    """A MetaData with the toolkit's naming convention, for a second group of tables."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    """Declarative base for host-app models.
+
+    `datetime` columns are aware UTC, `dict[str, Any]` is JSON (JSONB on Postgres),
+    `uuid.UUID` is native on Postgres, `Decimal` never rounds silently, and an
+    `enum.Enum` annotation becomes VARCHAR plus a CHECK on both backends.
+    """
+
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP

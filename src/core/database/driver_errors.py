@@ -1,0 +1,114 @@
+"""Translate driver exceptions into the toolkit's classes (errors.py), the same on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext
+
+from core.database.errors import (
+    CheckViolation,
+    DatabaseUnavailableError,
+    ForeignKeyViolation,
+    IntegrityViolation,
+    NotNullViolation,
+    UniqueViolation,
+)
+
+__all__ = ["translate_error"]
+
+# Postgres SQLSTATE codes (asyncpg exposes them as `sqlstate`).
+_PG_CLASSES: dict[str, type[IntegrityViolation]] = {
+    "23505": UniqueViolation,
+    "23503": ForeignKeyViolation,
+    "23502": NotNullViolation,
+    "23514": CheckViolation,
+}
+# SQLite reports which constraint failed only in the message text.
+_SQLITE_MESSAGE = re.compile(
+    r"^(?P<kind>UNIQUE|FOREIGN KEY|NOT NULL|CHECK) constraint failed(?::\s*(?P<detail>.*))?$",
+    re.S,
+)
+_SQLITE_CLASSES: dict[str, type[IntegrityViolation]] = {
+    "UNIQUE": UniqueViolation,
+    "FOREIGN KEY": ForeignKeyViolation,
+    "NOT NULL": NotNullViolation,
+    "CHECK": CheckViolation,
+}
+# Only the column names of a Postgres DETAIL line: "Key (email)=(value) already exists."
+_PG_DETAIL_COLUMNS = re.compile(r"Key \((?P<columns>[^)]*)\)=")
+# Failures that mean "the server could not be reached", as opposed to a bad query.
+_UNREACHABLE = (OSError, socket.gaierror, asyncio.TimeoutError, TimeoutError)
+_PG_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "28", "3D", "57P")
+
+
+def translate_error(context: ExceptionContext) -> BaseException | None:
+    """`handle_error` hook: return the toolkit exception for this failure, or None to keep it."""
+    original = context.original_exception
+    wrapped = context.sqlalchemy_exception
+    if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):
+        return _integrity(wrapped, context.dialect.name)
+    if context.connection is None or context.is_disconnect:
+        cause = _root_cause(original)
+        if isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause):
+            from core.database.url import mask_url
+
+            url = mask_url(context.engine.url) if context.engine is not None else "unknown"
+            reason = type(cause).__name__
+            return DatabaseUnavailableError(f"database unavailable: {reason}", url=url)
+    return None
+
+
+def _integrity(wrapped: sa_exc.IntegrityError, dialect: str) -> IntegrityViolation:
+    cause = _root_cause(wrapped.orig)
+    if dialect == "postgresql":
+        cls = _PG_CLASSES.get(str(getattr(cause, "sqlstate", "")), IntegrityViolation)
+        detail = str(getattr(cause, "detail", "") or "")
+        columns_match = _PG_DETAIL_COLUMNS.search(detail)
+        column = getattr(cause, "column_name", None)
+        columns: tuple[str, ...] = ()
+        if columns_match:
+            columns = tuple(c.strip() for c in columns_match["columns"].split(","))
+        elif column:
+            columns = (column,)
+        return cls(
+            wrapped,
+            table=getattr(cause, "table_name", None),
+            columns=columns,
+            constraint=getattr(cause, "constraint_name", None),
+        )
+    match = _SQLITE_MESSAGE.match(str(cause))
+    if match is None:
+        return IntegrityViolation(wrapped)
+    cls = _SQLITE_CLASSES[match["kind"]]
+    detail = (match["detail"] or "").strip()
+    if cls is CheckViolation:
+        return cls(wrapped, constraint=detail or None)
+    table, columns = _sqlite_columns(detail)
+    return cls(wrapped, table=table, columns=columns)
+
+
+def _sqlite_columns(detail: str) -> tuple[str | None, tuple[str, ...]]:
+    # "users.email, users.tenant" -> ("users", ("email", "tenant"))
+    pairs = [part.strip().partition(".") for part in detail.split(",") if "." in part]
+    if not pairs:
+        return None, ()
+    return pairs[0][0], tuple(column for _, _, column in pairs)
+
+
+def _root_cause(error: BaseException | None) -> BaseException | None:
+    # SQLAlchemy's adapted DBAPI errors keep the driver's own exception as __cause__.
+    seen: set[int] = set()
+    while error is not None and error.__cause__ is not None and id(error) not in seen:
+        seen.add(id(error))
+        error = error.__cause__
+    return error
+
+
+def _pg_unavailable(error: Any) -> bool:
+    state = str(getattr(error, "sqlstate", "") or "")
+    return state.startswith(_PG_UNAVAILABLE_SQLSTATE_PREFIXES)

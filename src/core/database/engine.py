@@ -1,0 +1,105 @@
+"""Build an AsyncEngine from a URL and settings, tuned per dialect (see README: parity)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from core.config import Settings, get_settings
+from core.database.driver_errors import translate_error
+from core.database.postgres_options import postgres_connect_args
+from core.database.url import is_memory_sqlite, parse_database_url
+
+__all__ = ["create_engine"]
+
+
+def create_engine(
+    url: str | URL | None = None,
+    *,
+    settings: Settings | None = None,
+    **engine_options: Any,
+) -> AsyncEngine:
+    """An AsyncEngine for `url` (default: settings.database_url); no connection is made yet.
+
+    `engine_options` override the computed create_async_engine() arguments.
+    """
+    settings = settings or get_settings()
+    raw = url if url is not None else settings.database_url.get_secret_value()
+    parsed = parse_database_url(raw)
+    if parsed.get_backend_name() == "sqlite":
+        parsed, options = _sqlite_options(parsed, settings)
+    else:
+        parsed, options = _postgres_options(parsed, settings)
+    options.update(
+        echo=settings.database_echo,
+        # Bound values (tokens, emails, secrets) never reach logs or error messages.
+        hide_parameters=True,
+    )
+    options.update(engine_options)
+    engine = create_async_engine(parsed, **options)
+    event.listen(engine.sync_engine, "handle_error", translate_error)
+    if parsed.get_backend_name() == "sqlite":
+        _install_sqlite_hooks(engine, parsed, settings)
+    return engine
+
+
+def _sqlite_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
+    if is_memory_sqlite(url):
+        # The database lives in its one connection: keep it in a pool of one, never
+        # recycled, so sessions take turns instead of sharing an open transaction.
+        return url, {
+            "poolclass": AsyncAdaptedQueuePool,
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_recycle": -1,
+            "pool_timeout": settings.database_pool_timeout,
+        }
+    return url, {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout,
+        "connect_args": {"timeout": settings.database_sqlite_busy_timeout_ms / 1000},
+    }
+
+
+def _postgres_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
+    url, connect_args = postgres_connect_args(url, settings)
+    return url, {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout,
+        "pool_recycle": settings.database_pool_recycle,
+        "pool_pre_ping": True,
+        "connect_args": connect_args,
+    }
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> None:
+    begin = f"BEGIN {settings.database_sqlite_begin.upper()}"
+    pragmas = ["PRAGMA foreign_keys=ON"]
+    if not is_memory_sqlite(url):
+        pragmas += [
+            "PRAGMA journal_mode=WAL",
+            f"PRAGMA busy_timeout={settings.database_sqlite_busy_timeout_ms}",
+            "PRAGMA synchronous=NORMAL",
+        ]
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: pysqlite's legacy mode would not emit BEGIN
+        # before SELECT, DDL or SAVEPOINT, so savepoints would not roll back.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)

@@ -1,0 +1,112 @@
+"""The toolkit's exceptions: the same class for the same failure on SQLite and Postgres.
+
+    DatabaseError
+    ├── ConfigurationError            bad DATABASE_URL or settings (also a ValueError)
+    ├── DatabaseUnavailableError      server unreachable, refused or timed out
+    ├── NotFoundError                 a repository found no row for the key (also a LookupError)
+    └── IntegrityViolation            also a sqlalchemy.exc.IntegrityError (old handlers match)
+        ├── UniqueViolation
+        ├── ForeignKeyViolation
+        ├── NotNullViolation
+        └── CheckViolation
+
+Messages name the table, columns and constraint where the backend reports them,
+never a bound value or a password.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import exc as sa_exc
+
+__all__ = [
+    "CheckViolation",
+    "ConfigurationError",
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "ForeignKeyViolation",
+    "IntegrityViolation",
+    "NotFoundError",
+    "NotNullViolation",
+    "UniqueViolation",
+]
+
+
+class DatabaseError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class ConfigurationError(DatabaseError, ValueError):
+    """The configuration cannot work: an unsupported or malformed DATABASE_URL, say."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database could not be reached; `url` is the masked URL that was tried."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(f"{message} ({url})")
+        self.url = url
+
+
+class NotFoundError(DatabaseError, LookupError):
+    """No row matched the key a caller asked for."""
+
+
+class IntegrityViolation(DatabaseError, sa_exc.IntegrityError):
+    """A constraint refused the write; subclasses say which kind."""
+
+    kind = "integrity"
+
+    def __init__(
+        self,
+        original: sa_exc.IntegrityError,
+        *,
+        table: str | None = None,
+        columns: tuple[str, ...] = (),
+        constraint: str | None = None,
+    ) -> None:
+        sa_exc.IntegrityError.__init__(
+            self,
+            original.statement,
+            None,
+            original.orig or original,
+            hide_parameters=True,
+            connection_invalidated=original.connection_invalidated,
+        )
+        self.table = table
+        self.columns = columns
+        self.constraint = constraint
+
+    def __str__(self) -> str:
+        parts = [f"{self.kind} violation"]
+        if self.constraint:
+            parts.append(f"constraint {self.constraint!r}")
+        if self.table:
+            target = f"{self.table}({', '.join(self.columns)})" if self.columns else self.table
+            parts.append(f"on {target}")
+        elif self.columns:
+            parts.append(f"on ({', '.join(self.columns)})")
+        return " ".join(parts)
+
+
+class UniqueViolation(IntegrityViolation):
+    """A unique or primary-key constraint refused a duplicate."""
+
+    kind = "unique"
+
+
+class ForeignKeyViolation(IntegrityViolation):
+    """A foreign key refused a missing parent or a delete of a referenced row."""
+
+    kind = "foreign key"
+
+
+class NotNullViolation(IntegrityViolation):
+    """A NOT NULL column was given no value."""
+
+    kind = "not null"
+
+
+class CheckViolation(IntegrityViolation):
+    """A CHECK constraint refused the row."""
+
+    kind = "check"

@@ -1,0 +1,91 @@
+"""Turn a provider's Postgres URL and the settings into asyncpg connect arguments.
+
+libpq spellings that hosting providers hand out (`sslmode`, `sslrootcert`,
+`connect_timeout`, `application_name`, `options`) are translated, so such a URL
+works unchanged with asyncpg; secrets leave the URL and live only in the arguments.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy.engine import URL
+
+from core.config import Settings
+from core.database.errors import ConfigurationError
+
+__all__ = ["postgres_connect_args"]
+
+_SSL_KEYS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword")
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def postgres_connect_args(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
+    """Return `url` without libpq-only query keys, and the asyncpg connect arguments."""
+    query = dict(url.query)
+    server_settings = {"application_name": settings.database_application_name}
+    if not settings.database_pgbouncer and settings.database_statement_timeout_ms:
+        # PgBouncer refuses unknown startup parameters; behind it, set the timeout on the role.
+        server_settings["statement_timeout"] = str(settings.database_statement_timeout_ms)
+    args: dict[str, Any] = {"timeout": settings.database_connect_timeout}
+
+    if "application_name" in query:
+        server_settings["application_name"] = _single(query.pop("application_name"))
+    if "connect_timeout" in query:
+        args["timeout"] = float(_single(query.pop("connect_timeout")))
+    if "options" in query:
+        server_settings.update(_parse_options(_single(query.pop("options"))))
+    ssl_values = {key: _single(query.pop(key)) for key in _SSL_KEYS if key in query}
+    if ssl_values:
+        args["ssl"] = _ssl_argument(ssl_values)
+    args["server_settings"] = server_settings
+    if settings.database_pgbouncer:
+        # Transaction pooling hands each transaction any server connection: named
+        # prepared statements from another connection would "not exist" there.
+        args["statement_cache_size"] = 0
+        args["prepared_statement_cache_size"] = 0
+        args["prepared_statement_name_func"] = _unique_statement_name
+    return url.set(query=query), args
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid4().hex}__"
+
+
+def _single(value: str | tuple[str, ...]) -> str:
+    return value if isinstance(value, str) else value[-1]
+
+
+def _parse_options(options: str) -> dict[str, str]:
+    # "-c statement_timeout=5000 -c search_path=app" -> {"statement_timeout": "5000", ...}
+    result: dict[str, str] = {}
+    words = options.replace("-c ", "-c").split()
+    for word in words:
+        key, sep, value = word.removeprefix("-c").partition("=")
+        if not word.startswith("-c") or not sep:
+            raise ConfigurationError("the URL's options= accepts only '-c name=value' pairs")
+        result[key] = value
+    return result
+
+
+def _ssl_argument(values: dict[str, str]) -> str | ssl.SSLContext:
+    mode = values.get("sslmode", "prefer")
+    if mode not in _SSL_MODES:
+        raise ConfigurationError(f"sslmode must be one of {', '.join(_SSL_MODES)}")
+    if not any(key in values for key in ("sslrootcert", "sslcert", "sslkey")):
+        return mode  # asyncpg takes libpq's mode names as they are.
+    if mode in ("disable", "allow", "prefer"):
+        raise ConfigurationError("certificate files need sslmode=require, verify-ca or verify-full")
+    context = ssl.create_default_context(cafile=values.get("sslrootcert"))
+    # libpq semantics: only verify-full checks the host name; verify-ca and require
+    # with a root certificate check the chain.
+    context.check_hostname = mode == "verify-full"
+    if mode == "require" and "sslrootcert" not in values:
+        context.verify_mode = ssl.CERT_NONE
+    if "sslcert" in values:
+        context.load_cert_chain(
+            values["sslcert"], values.get("sslkey"), password=values.get("sslpassword")
+        )
+    return context

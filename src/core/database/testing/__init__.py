@@ -1,0 +1,1 @@
+"""Testing toolkit: pytest plugin, throwaway Postgres and the safety guard."""

@@ -1,0 +1,189 @@
+"""A real, throwaway PostgreSQL server for tests, from the first source that works.
+
+1. ``TEST_POSTGRES_URL`` is set: used as is, nothing is started or torn down.
+2. A Docker engine answers: a ``postgres:15-alpine`` container (``TEST_POSTGRES_IMAGE``).
+3. Local PostgreSQL binaries: a fresh cluster in a temp dir.
+4. Otherwise :class:`PostgresUnavailableError` says how to provide one; never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from types import FrameType
+
+from core.database.testing._cluster import FAST_OPTIONS, find_pg_bindir, local_postgres, make_url
+
+__all__ = [
+    "PostgresUnavailableError",
+    "docker_available",
+    "find_pg_bindir",
+    "mask_password",
+    "throwaway_postgres",
+]
+
+DEFAULT_IMAGE = "postgres:15-alpine"
+
+
+class PostgresUnavailableError(RuntimeError):
+    """No PostgreSQL server could be found or started for the tests."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No PostgreSQL server is available for the tests. Provide one of:\n"
+            "  - an existing server: set TEST_POSTGRES_URL="
+            "postgresql+asyncpg://user:pw@host:port/dbname_test\n"
+            f"  - Docker: start a Docker engine (`docker info` must succeed; {DEFAULT_IMAGE})\n"
+            "  - local binaries: install the PostgreSQL server package (e.g. `apt-get install"
+            " postgresql`) so pg_ctl and initdb are on PATH or under /usr/lib/postgresql/*/bin"
+        )
+
+
+@contextmanager
+def throwaway_postgres(
+    *, database: str = "app_test", fast: bool = True, log: Callable[[str], None] | None = None
+) -> Iterator[str]:
+    """Yield ``postgresql+asyncpg://postgres:<pw>@127.0.0.1:<port>/<database>``.
+
+    The server is removed on exit, also on an exception, Ctrl-C or SIGTERM. ``fast=False``
+    keeps fsync & co. on (for benchmarks). ``log`` gets progress lines, never the password.
+    """
+    say = log or _stderr
+    given = os.environ.get("TEST_POSTGRES_URL")
+    if given:
+        say(f"using TEST_POSTGRES_URL={mask_password(given)} (nothing started)")
+        yield given
+        return
+    with _sigterm_raises():
+        provider: AbstractContextManager[str]
+        if docker_available():
+            provider = _docker_postgres(database=database, fast=fast, log=say)
+        elif (bindir := find_pg_bindir()) is not None:
+            say(f"using local PostgreSQL binaries in {bindir}")
+            provider = local_postgres(bindir, database=database, fast=fast, log=say)
+        else:
+            raise PostgresUnavailableError
+        with provider as url:
+            say(f"url {mask_password(url)}")
+            yield url
+
+
+def mask_password(url: str) -> str:
+    """``url`` with the password (also a raw ``@`` in it, or a ``password=`` query) as ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        if ":" in userinfo:
+            rest = f"{userinfo.partition(':')[0]}:***@{host}"
+    return re.sub(r"(?i)(password=)[^&]*", r"\1***", f"{scheme}{sep}{rest}")
+
+
+def docker_available() -> bool:
+    """True if ``docker info`` succeeds within a few seconds (client present, daemon up)."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        done = subprocess.run(
+            ["docker", "info"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def _stderr(message: str) -> None:
+    print(f"[postgres] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit so ``finally`` blocks tear the server down."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        # One-shot: a second SIGTERM must not interrupt the teardown the first one started.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def _docker_postgres(*, database: str, fast: bool, log: Callable[[str], None]) -> Iterator[str]:
+    image = os.environ.get("TEST_POSTGRES_IMAGE") or DEFAULT_IMAGE
+    password = secrets.token_urlsafe(24)
+    # `-e NAME` without a value copies it from our environment: the password stays out of `ps`.
+    env = {**os.environ, "POSTGRES_PASSWORD": password, "PGPASSWORD": password}
+    server_args = ["-c", "max_connections=200", *(FAST_OPTIONS if fast else ())]
+    log(f"using Docker image {image}")
+    run = ["run", "-d", "--rm", "-e", "POSTGRES_PASSWORD", "-e", f"POSTGRES_DB={database}"]
+    run += ["-p", "127.0.0.1::5432", image, *server_args]
+    container = _docker(run, env=env, timeout=600).strip()  # may pull the image first
+    try:
+        port = int(_docker(["port", container, "5432/tcp"]).splitlines()[0].rpartition(":")[2])
+        version = _docker_ready(container, database, env)
+        log(f"started PostgreSQL {version} in container {container[:12]} on 127.0.0.1:{port}")
+        yield make_url(password, port, database)
+    finally:
+        subprocess.run(
+            ["docker", "rm", "-f", container],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        log(f"stopped PostgreSQL, removed container {container[:12]}")
+
+
+def _docker(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60) -> str:
+    done = subprocess.run(
+        ["docker", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"`docker {args[0]}` failed (exit {done.returncode}): {done.stderr}")
+    return done.stdout
+
+
+def _docker_ready(container: str, database: str, env: dict[str, str]) -> str:
+    """Wait for the server proper and return its version.
+
+    The image's init phase runs a temporary server on the Unix socket only, and the published
+    port accepts connections even before that; so only TCP inside the container means ready.
+    """
+    query = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-XAtc"]
+    command = ["exec", "-e", "PGPASSWORD", container, *query, "SHOW server_version"]
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            return _docker(command, env=env).strip()
+        except RuntimeError as exc:
+            if "No such container" in str(exc) or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"PostgreSQL container {container[:12]} never got ready: {exc}"
+                ) from exc
+        time.sleep(0.25)

@@ -1,0 +1,120 @@
+"""Column types that read and write the same values on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Numeric
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = ["BigIntPK", "ExactDecimal", "JSONType", "UTCDateTime", "portable_enum", "utcnow"]
+
+# SQLite keeps a REAL to 15 significant digits; past that a NUMERIC value is rounded.
+SQLITE_EXACT_DIGITS = 15
+
+# BIGINT on Postgres; on SQLite only INTEGER PRIMARY KEY aliases the rowid and autoincrements.
+BigIntPK: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+# JSONB on Postgres (indexable, compared by value); JSON text on SQLite.
+JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both backends; naive input is refused.
+
+    SQLite stores text without an offset, so values are converted to UTC on the
+    way in and marked UTC on the way out (CURRENT_TIMESTAMP text included).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime refused: give it a timezone (e.g. tzinfo=UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC that never rounds silently: too many places or digits is an error on both.
+
+    SQLite has no decimal type; values it cannot hold exactly are refused there.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int | None = None, scale: int | None = None) -> None:
+        super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.precision = precision
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            # Bind as text: NUMERIC affinity stores it exactly when it can be.
+            return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=False))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not number.is_finite():
+            raise ValueError(f"{number} cannot be stored in a NUMERIC column")
+        _sign, digits, exponent = number.normalize().as_tuple()
+        places = max(0, -int(exponent))
+        whole = max(0, len(digits) + int(exponent))
+        if self.scale is not None and places > self.scale:
+            raise ValueError(f"{number} has more than {self.scale} decimal places")
+        if self.precision is not None and whole > self.precision - (self.scale or 0):
+            raise ValueError(f"{number} does not fit NUMERIC({self.precision}, {self.scale})")
+        if dialect.name == "sqlite":
+            if len(digits) > SQLITE_EXACT_DIGITS:
+                raise ValueError(
+                    f"SQLite cannot store {len(digits)} significant digits exactly "
+                    f"(at most {SQLITE_EXACT_DIGITS})"
+                )
+            return str(number)
+        return number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        # A REAL read back from SQLite: its shortest repr is the decimal that was stored.
+        number = value if isinstance(value, Decimal) else Decimal(repr(value))
+        if self.scale is not None:
+            number = number.quantize(Decimal(1).scaleb(-self.scale))
+        return number
+
+
+def portable_enum(enum_class: type[enum.Enum], *, length: int | None = None) -> SAEnum:
+    """An enum stored as VARCHAR plus a CHECK on both backends (no native ENUM to migrate)."""
+    return SAEnum(
+        enum_class,
+        native_enum=False,
+        create_constraint=True,
+        validate_strings=True,
+        length=length or max(len(str(member.value)) for member in enum_class),
+        values_callable=lambda members: [member.value for member in members],
+    )

@@ -1,0 +1,144 @@
+"""Parse, normalise and validate DATABASE_URL; render it with every secret masked.
+
+Accepted forms (anything else is a ConfigurationError naming these):
+
+    sqlite+aiosqlite:///./app.db   sqlite:///./app.db   sqlite://   sqlite:///:memory:
+    postgresql+asyncpg://user:pw@host:5432/db   postgresql://...   postgres://...
+
+Passwords may hold raw `@ : / % #`; percent-encoded forms work too.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, unquote
+
+from sqlalchemy.engine import URL
+
+from core.database.errors import ConfigurationError
+
+__all__ = ["MASK", "is_memory_sqlite", "mask_url", "parse_database_url"]
+
+MASK = "***"
+SQLITE_DRIVER = "sqlite+aiosqlite"
+POSTGRES_DRIVER = "postgresql+asyncpg"
+SUPPORTED_FORMS = (
+    "sqlite+aiosqlite:///./app.db, sqlite+aiosqlite:///:memory:, "
+    "postgresql+asyncpg://user:password@host:5432/dbname "
+    "(sqlite://, postgres:// and postgresql:// are accepted and use these drivers)"
+)
+_SCHEMES = {
+    "sqlite": SQLITE_DRIVER,
+    "sqlite+aiosqlite": SQLITE_DRIVER,
+    "postgres": POSTGRES_DRIVER,
+    "postgresql": POSTGRES_DRIVER,
+    "postgresql+asyncpg": POSTGRES_DRIVER,
+}
+# Query keys whose values are secrets as well as the password.
+SECRET_QUERY_KEYS = frozenset({"password", "sslpassword", "sslkey", "passfile", "token"})
+
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.S)
+# Userinfo is lazy, so the split happens at the first `@` that is followed by a
+# well-formed host: a raw `@` inside the password then stays in the password.
+_NETLOC = re.compile(
+    r"""^(?:(?P<userinfo>.*?)@)??
+        (?:\[(?P<ipv6>[0-9A-Fa-f:.%\w]+)\]|(?P<host>[A-Za-z0-9._\-~]*))
+        (?::(?P<port>\d*))?
+        (?:/(?P<database>[^?@]*))?
+        (?:\?(?P<query>.*))?$""",
+    re.S | re.X,
+)
+
+
+def parse_database_url(raw: str | URL) -> URL:
+    """Return the async-driver URL for `raw`, or raise ConfigurationError (password-free)."""
+    if isinstance(raw, URL):
+        raw = raw.render_as_string(hide_password=False)
+    text = raw.strip()
+    if not text:
+        raise ConfigurationError(f"DATABASE_URL is empty; use one of: {SUPPORTED_FORMS}")
+    match = _SCHEME.match(text)
+    if match is None:
+        raise ConfigurationError(
+            f"DATABASE_URL is not a URL (no scheme://); use one of: {SUPPORTED_FORMS}"
+        )
+    scheme = match["scheme"].lower()
+    driver = _SCHEMES.get(scheme)
+    if driver is None and scheme.split("+")[0] in _SCHEMES:
+        raise ConfigurationError(
+            f"DATABASE_URL driver {scheme!r} is not an asyncio driver; "
+            f"use one of: {SUPPORTED_FORMS}"
+        )
+    if driver is None:
+        raise ConfigurationError(
+            f"DATABASE_URL scheme {scheme!r} is not supported; use one of: {SUPPORTED_FORMS}"
+        )
+    if driver == SQLITE_DRIVER:
+        return _parse_sqlite(match["rest"])
+    return _parse_postgres(match["rest"])
+
+
+def _parse_sqlite(rest: str) -> URL:
+    path, _, query = rest.partition("?")
+    if path and not path.startswith("/"):
+        raise ConfigurationError(
+            "a SQLite URL takes three slashes before a relative path "
+            f"(sqlite+aiosqlite:///./app.db); use one of: {SUPPORTED_FORMS}"
+        )
+    database = unquote(path[1:]) or None
+    return URL.create(SQLITE_DRIVER, database=database, query=_parse_query(query))
+
+
+def _parse_postgres(rest: str) -> URL:
+    match = _NETLOC.match(rest)
+    if match is None:
+        raise ConfigurationError(
+            f"DATABASE_URL could not be parsed as a Postgres URL; use one of: {SUPPORTED_FORMS}"
+        )
+    username = password = None
+    if match["userinfo"] is not None:
+        user, colon, secret = match["userinfo"].partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon else None
+    port = match["port"]
+    return URL.create(
+        POSTGRES_DRIVER,
+        username=username,
+        password=password,
+        host=match["ipv6"] or match["host"] or None,
+        port=int(port) if port else None,
+        database=unquote(match["database"]) if match["database"] else None,
+        query=_parse_query(match["query"] or ""),
+    )
+
+
+def _parse_query(query: str) -> dict[str, str | tuple[str, ...]]:
+    result: dict[str, str | tuple[str, ...]] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        previous = result.get(key)
+        if previous is None:
+            result[key] = value
+        else:
+            as_tuple = previous if isinstance(previous, tuple) else (previous,)
+            result[key] = (*as_tuple, value)
+    return result
+
+
+def mask_url(url: URL) -> str:
+    """Render `url` with the password and secret query values replaced by `***`."""
+    query = {
+        key: (MASK if key.lower() in SECRET_QUERY_KEYS else value)
+        for key, value in url.query.items()
+    }
+    safe = url.set(password=MASK if url.password is not None else None, query=query)
+    # Render with hide_password=False: the password is already the mask, and the
+    # default hiding would leave query secrets alone anyway.
+    return safe.render_as_string(hide_password=False).replace("%2A%2A%2A", MASK)
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """True for a private in-memory SQLite database (`sqlite://` or `:memory:`)."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in str(url.query.get("mode", ""))

@@ -1,0 +1,61 @@
+"""Tables used only by the toolkit's own tests, kept apart from the app's metadata."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.database import Base, ExactDecimal, IntIdMixin, TimestampMixin, new_metadata
+
+
+class TestBase(Base):
+    __abstract__ = True
+    metadata = new_metadata()
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Parent(IntIdMixin, TimestampMixin, TestBase):
+    __tablename__ = "parity_parents"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    children: Mapped[list[Child]] = relationship(back_populates="parent", passive_deletes=True)
+
+
+class Child(IntIdMixin, TimestampMixin, TestBase):
+    __tablename__ = "parity_children"
+
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parity_parents.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(100))
+    parent: Mapped[Parent] = relationship(back_populates="children")
+
+
+class Item(IntIdMixin, TimestampMixin, TestBase):
+    __tablename__ = "parity_items"
+    __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_non_negative"),)
+
+    quantity: Mapped[int] = mapped_column(default=0)
+    price: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2))
+    amount: Mapped[Decimal | None]
+    payload: Mapped[dict[str, Any] | None]
+    tags: Mapped[list[Any] | None]
+    token: Mapped[uuid.UUID | None]
+    color: Mapped[Color | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    happened_at: Mapped[datetime | None]
+    secret: Mapped[str | None] = mapped_column(String(200))
+
+
+class Counter(IntIdMixin, TestBase):
+    __tablename__ = "parity_counters"
+
+    value: Mapped[int] = mapped_column(default=0)
