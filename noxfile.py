@@ -53,3 +53,18 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on src."""
     _install(session, "dev")
     session.run("mypy")
+
+
+def _demo_schema(session: nox.Session) -> None:
+    # The demo's only schema step: create_all for now, `alembic upgrade head` once the
+    # app's migrations exist.
+    session.run("python", "-m", "app.create_schema")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Serve the reference app on DATABASE_URL (default ./app.db), port DEMO_PORT or 8000."""
+    _install(session, "fastapi")
+    _demo_schema(session)
+    port = os.environ.get("DEMO_PORT", "8000")
+    session.run("uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", port, *session.posargs)

@@ -184,6 +184,45 @@ def test_mask_password_hides_raw_and_query_passwords() -> None:
     assert mask_password("sqlite:///x.db") == "sqlite:///x.db"
 
 
+FAKE_DOCKER = """#!/bin/sh
+echo "$* | env-password=${POSTGRES_PASSWORD:+yes}" >> "$(dirname "$0")/calls.log"
+case "$1" in
+  port) echo 127.0.0.1:54321 ;;
+  exec) echo 15.99 ;;
+esac
+"""
+
+
+def test_docker_provider_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Docker path against a fake `docker` that answers like the real one."""
+    docker = tmp_path / "docker"
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("TEST_POSTGRES_IMAGE", "postgres:16-alpine")
+    monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
+    lines: list[str] = []
+    with throwaway_postgres(database="x_test", log=lines.append) as url:
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.username, parts.hostname) == (
+            "postgresql+asyncpg",
+            "postgres",
+            "127.0.0.1",
+        )
+        assert (parts.port, parts.path) == (54321, "/x_test")
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert [call.split()[0] for call in calls] == ["info", "run", "port", "exec", "rm"]
+    run = calls[1]
+    assert "-p 127.0.0.1::5432 postgres:16-alpine -c max_connections=200 -c fsync=off" in run
+    assert "-e POSTGRES_DB=x_test" in run
+    assert run.endswith("env-password=yes")  # given via the environment, not argv
+    name = run.split("--name ")[1].split()[0]
+    assert calls[-1].startswith(f"rm -f {name} ")
+    password = unquote(parts.password or "")
+    assert password not in "\n".join(calls + lines)
+    assert any("PostgreSQL 15.99" in line and ":54321" in line for line in lines)
+
+
 def test_cli_runs_command_against_a_real_server(real_server: str) -> None:
     assert main(["postgres", "--", sys.executable, "-c", CHECK_URL]) == 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from core.database.base import NAMING_CONVENTION, Base, new_metadata
+from core.database.bulk import bulk_insert
 from core.database.database import Database, get_database, set_database, transaction
 from core.database.engine import create_engine
 from core.database.errors import (
@@ -47,6 +48,7 @@ __all__ = [
     "TimestampMixin",
     "UTCDateTime",
     "UniqueViolation",
+    "bulk_insert",
     "create_engine",
     "execute",
     "fetch_all",

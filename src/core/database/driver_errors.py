@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -19,7 +20,7 @@ from core.database.errors import (
     UniqueViolation,
 )
 
-__all__ = ["translate_error"]
+__all__ = ["connect_or_unavailable", "translate_error"]
 
 # Postgres SQLSTATE codes (asyncpg exposes them as `sqlstate`).
 _PG_CLASSES: dict[str, type[IntegrityViolation]] = {
@@ -46,21 +47,54 @@ _UNREACHABLE = (OSError, socket.gaierror, asyncio.TimeoutError, TimeoutError)
 _PG_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "28", "3D", "57P")
 
 
+# Postgres quotes values in DETAIL ("Key (email)=(a@b.c) already exists.", "Failing row
+# contains (...)."), and asyncpg in its client-side encoding errors ("invalid input for
+# query argument $1: 'a@b.c' (...)"): hide_parameters=True does not reach either.
+_PG_DETAIL_VALUES = (
+    (re.compile(r"=\(.*\)", re.S), "=(***)"),
+    (re.compile(r"contains \(.*\)", re.S), "contains (***)"),
+)
+_PG_ARGUMENT_VALUE = re.compile(r"(invalid input for query argument \$\d+): .*", re.S)
+
+
 def translate_error(context: ExceptionContext) -> BaseException | None:
     """`handle_error` hook: return the toolkit exception for this failure, or None to keep it."""
     original = context.original_exception
     wrapped = context.sqlalchemy_exception
+    if context.dialect.name == "postgresql":
+        _redact_values(original, wrapped)
     if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):
         return _integrity(wrapped, context.dialect.name)
     if context.connection is None or context.is_disconnect:
         cause = _root_cause(original)
-        if isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause):
+        # No connection yet and SQLite failed: the file could not be opened (or set up).
+        sqlite_open = context.connection is None and context.dialect.name == "sqlite"
+        if isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause) or sqlite_open:
             from core.database.url import mask_url
 
             url = mask_url(context.engine.url) if context.engine is not None else "unknown"
             reason = type(cause).__name__
             return DatabaseUnavailableError(f"database unavailable: {reason}", url=url)
     return None
+
+
+def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
+    """A `do_connect` hook: connect as the dialect would; a network failure is unavailability.
+
+    asyncpg raises OSError/TimeoutError, which are no DBAPI errors, so `handle_error`
+    never sees them; without this hook they would reach the caller untranslated.
+    """
+
+    def do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except _UNREACHABLE as exc:
+            reason = type(exc).__name__
+            raise DatabaseUnavailableError(
+                f"database unavailable: {reason}", url=masked_url
+            ) from exc
+
+    return do_connect
 
 
 def _integrity(wrapped: sa_exc.IntegrityError, dialect: str) -> IntegrityViolation:
@@ -90,6 +124,29 @@ def _integrity(wrapped: sa_exc.IntegrityError, dialect: str) -> IntegrityViolati
         return cls(wrapped, constraint=detail or None)
     table, columns = _sqlite_columns(detail)
     return cls(wrapped, table=table, columns=columns)
+
+
+def _redact_values(original: BaseException, wrapped: BaseException | None) -> None:
+    """Remove bound values from every message in the chain, in place (it is what gets logged)."""
+    seen: set[int] = set()
+    error: BaseException | None = original
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        detail = getattr(error, "detail", None)
+        if isinstance(detail, str):
+            for pattern, replacement in _PG_DETAIL_VALUES:
+                detail = pattern.sub(replacement, detail)
+            error.detail = detail  # type: ignore[attr-defined]
+        _redact_args(error)
+        error = error.__cause__ or error.__context__
+    if wrapped is not None:
+        _redact_args(wrapped)
+
+
+def _redact_args(error: BaseException) -> None:
+    if error.args and isinstance(error.args[0], str):
+        message = _PG_ARGUMENT_VALUE.sub(r"\1: value hidden", error.args[0])
+        error.args = (message, *error.args[1:])
 
 
 def _sqlite_columns(detail: str) -> tuple[str | None, tuple[str, ...]]:

@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
 from core.config import Settings, get_settings
-from core.database.driver_errors import translate_error
+from core.database.driver_errors import connect_or_unavailable, translate_error
+from core.database.pool import FairAsyncQueuePool
 from core.database.postgres_options import postgres_connect_args
-from core.database.url import is_memory_sqlite, parse_database_url
+from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
 __all__ = ["create_engine"]
 
@@ -30,6 +31,7 @@ def create_engine(
     settings = settings or get_settings()
     raw = url if url is not None else settings.database_url.get_secret_value()
     parsed = parse_database_url(raw)
+    shown = mask_url(parsed)  # as configured: the dialect options below edit the query
     if parsed.get_backend_name() == "sqlite":
         parsed, options = _sqlite_options(parsed, settings)
     else:
@@ -42,6 +44,7 @@ def create_engine(
     options.update(engine_options)
     engine = create_async_engine(parsed, **options)
     event.listen(engine.sync_engine, "handle_error", translate_error)
+    event.listen(engine.sync_engine, "do_connect", connect_or_unavailable(shown))
     if parsed.get_backend_name() == "sqlite":
         _install_sqlite_hooks(engine, parsed, settings)
     return engine
@@ -52,13 +55,14 @@ def _sqlite_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
         # The database lives in its one connection: keep it in a pool of one, never
         # recycled, so sessions take turns instead of sharing an open transaction.
         return url, {
-            "poolclass": AsyncAdaptedQueuePool,
+            "poolclass": FairAsyncQueuePool,
             "pool_size": 1,
             "max_overflow": 0,
             "pool_recycle": -1,
             "pool_timeout": settings.database_pool_timeout,
         }
     return url, {
+        "poolclass": FairAsyncQueuePool,
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_max_overflow,
         "pool_timeout": settings.database_pool_timeout,
@@ -69,6 +73,8 @@ def _sqlite_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
 def _postgres_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
     url, connect_args = postgres_connect_args(url, settings)
     return url, {
+        # First come, first served under contention: no multi-second tail (see pool.py).
+        "poolclass": FairAsyncQueuePool,
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_max_overflow,
         "pool_timeout": settings.database_pool_timeout,
@@ -80,13 +86,21 @@ def _postgres_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]
 
 def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> None:
     begin = f"BEGIN {settings.database_sqlite_begin.upper()}"
-    pragmas = ["PRAGMA foreign_keys=ON"]
+    # case_sensitive_like: LIKE matches case as on Postgres (ilike() folds case on both).
+    pragmas = ["PRAGMA foreign_keys=ON", "PRAGMA case_sensitive_like=ON"]
     if not is_memory_sqlite(url):
         pragmas += [
             "PRAGMA journal_mode=WAL",
             f"PRAGMA busy_timeout={settings.database_sqlite_busy_timeout_ms}",
             "PRAGMA synchronous=NORMAL",
         ]
+
+    # SQLite gives a multi-row INSERT ascending rowids in VALUES order, so the ORM may
+    # batch inserts and match RETURNING ids by sorting them (as SQLAlchemy does for
+    # MariaDB); without this, add_all() sends one INSERT per row.
+    engine.sync_engine.dialect.insertmanyvalues_implicit_sentinel = (
+        InsertmanyvaluesSentinelOpts.AUTOINCREMENT
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -2,7 +2,8 @@
 
 libpq spellings that hosting providers hand out (`sslmode`, `sslrootcert`,
 `connect_timeout`, `application_name`, `options`) are translated, so such a URL
-works unchanged with asyncpg; secrets leave the URL and live only in the arguments.
+works unchanged with asyncpg; secrets (`sslpassword`, `password`, `passfile`) leave the
+URL and live only in the arguments.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def postgres_connect_args(url: URL, settings: Settings) -> tuple[URL, dict[str, 
         server_settings["application_name"] = _single(query.pop("application_name"))
     if "connect_timeout" in query:
         args["timeout"] = float(_single(query.pop("connect_timeout")))
+    for secret in ("password", "passfile"):
+        if secret in query:
+            # In the URL, `repr(engine)` would print it: str(url) masks only the password.
+            args[secret] = _single(query.pop(secret))
     if "options" in query:
         server_settings.update(_parse_options(_single(query.pop("options"))))
     ssl_values = {key: _single(query.pop(key)) for key in _SSL_KEYS if key in query}

@@ -1,6 +1,8 @@
 """Plain-SQL helpers that return dicts: fetch_one, fetch_all, fetch_value, execute.
 
-Parameters are always bound, never formatted into the SQL.
+Parameters are always bound, never formatted into the SQL. Values come back as the
+driver gives them (on SQLite a datetime is text); `text(sql).columns(name=Type())`
+types the results the same on both backends.
 
 Without `session=` each call runs in its own transaction on the default database
 (`execute` commits on success, rolls back on failure); with `session=` it runs
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, TextClause, text
+from sqlalchemy import CursorResult, Executable, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database.database import get_database
@@ -21,13 +23,15 @@ __all__ = ["execute", "fetch_all", "fetch_one", "fetch_value"]
 
 Params = Mapping[str, Any] | None
 Row = dict[str, Any]
+# A string, text(), or text().columns(created_at=UTCDateTime()) to type the results.
+SQL = str | TextClause | Executable
 
 
-def _statement(sql: str | TextClause) -> TextClause:
-    return sql if isinstance(sql, TextClause) else text(sql)
+def _statement(sql: SQL) -> Executable:
+    return text(sql) if isinstance(sql, str) else sql
 
 
-async def _run(sql: str | TextClause, params: Params, session: AsyncSession | None) -> Any:
+async def _run(sql: SQL, params: Params, session: AsyncSession | None) -> Any:
     statement = _statement(sql)
     if session is not None:
         return await session.execute(statement, dict(params or {}))
@@ -58,14 +62,14 @@ def _dicts(result: Any) -> list[Row]:
 
 
 async def fetch_all(
-    sql: str | TextClause, params: Params = None, *, session: AsyncSession | None = None
+    sql: SQL, params: Params = None, *, session: AsyncSession | None = None
 ) -> list[Row]:
     """Every row as a dict."""
     return _dicts(await _run(sql, params, session))
 
 
 async def fetch_one(
-    sql: str | TextClause, params: Params = None, *, session: AsyncSession | None = None
+    sql: SQL, params: Params = None, *, session: AsyncSession | None = None
 ) -> Row | None:
     """The first row as a dict, or None when there is none."""
     rows = _dicts(await _run(sql, params, session))
@@ -73,16 +77,14 @@ async def fetch_one(
 
 
 async def fetch_value(
-    sql: str | TextClause, params: Params = None, *, session: AsyncSession | None = None
+    sql: SQL, params: Params = None, *, session: AsyncSession | None = None
 ) -> Any:
     """The first column of the first row, or None when there is no row."""
     row = await fetch_one(sql, params, session=session)
     return next(iter(row.values())) if row else None
 
 
-async def execute(
-    sql: str | TextClause, params: Params = None, *, session: AsyncSession | None = None
-) -> int:
+async def execute(sql: SQL, params: Params = None, *, session: AsyncSession | None = None) -> int:
     """Run a statement; return the number of rows it affected."""
     result = await _run(sql, params, session)
     return int(cast(CursorResult[Any], result).rowcount)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Numeric
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = ["BigIntPK", "ExactDecimal", "JSONType", "UTCDateTime", "portable_enum", "utcnow"]
@@ -19,13 +20,33 @@ SQLITE_EXACT_DIGITS = 15
 
 # BIGINT on Postgres; on SQLite only INTEGER PRIMARY KEY aliases the rowid and autoincrements.
 BigIntPK: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
-# JSONB on Postgres (indexable, compared by value); JSON text on SQLite.
-JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+# JSONB on Postgres (indexable, compared by value); JSON text on SQLite. Python None is
+# SQL NULL on both, so `IS NULL` finds it; store a JSON null with `JSON.NULL`.
+JSONType: TypeEngine[Any] = JSON(none_as_null=True).with_variant(
+    JSONB(none_as_null=True), "postgresql"
+)
 
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
     return datetime.now(UTC)
+
+
+class _SQLiteUTCText(SQLITE_DATETIME):
+    """SQLite text in CURRENT_TIMESTAMP's format, with a fraction only when it is non-zero.
+
+    SQLAlchemy's default always writes `.000000`, and text comparison then puts
+    `12:00:00.000000` after CURRENT_TIMESTAMP's `12:00:00`: the same instant
+    would not be equal in a WHERE clause. This format orders like the instants.
+    """
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat(sep=" ")
+
+        return process
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,6 +58,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteUTCText())  # type: ignore[no-untyped-call]
+        return super().load_dialect_impl(dialect)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -60,6 +86,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
     """NUMERIC that never rounds silently: too many places or digits is an error on both.
 
     SQLite has no decimal type; values it cannot hold exactly are refused there.
+    Reads have the column's scale, or without one the plainest form (`1.10` -> `1.1`).
     """
 
     impl = Numeric
@@ -101,11 +128,19 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        # A REAL read back from SQLite: its shortest repr is the decimal that was stored.
-        number = value if isinstance(value, Decimal) else Decimal(repr(value))
+        if isinstance(value, float):
+            # A REAL from SQLite: a stored value, or SQL arithmetic done in binary floating
+            # point (0.1 + 0.2). Both are exact to 15 digits, so that rounding gives the
+            # decimal Postgres computes.
+            number = Decimal(format(value, f".{SQLITE_EXACT_DIGITS}g"))
+        else:
+            number = value if isinstance(value, Decimal) else Decimal(str(value))
         if self.scale is not None:
-            number = number.quantize(Decimal(1).scaleb(-self.scale))
-        return number
+            return number.quantize(Decimal(1).scaleb(-self.scale))
+        # SQLite keeps no trailing zeros (1.10 is stored as 1.1); drop them on Postgres too,
+        # so both backends return the same Decimal, not just an equal one.
+        plain = number.normalize()
+        return Decimal(int(plain)) if int(plain.as_tuple().exponent) > 0 else plain
 
 
 def portable_enum(enum_class: type[enum.Enum], *, length: int | None = None) -> SAEnum:

@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         "postgres",
         help="run COMMAND with TEST_DATABASE_URL pointing at a throwaway PostgreSQL server",
         description="Start a throwaway PostgreSQL server, run COMMAND with TEST_DATABASE_URL"
-        " set to it, tear the server down and exit with COMMAND's exit code.",
+        " (and TEST_POSTGRES_URL) set to it, tear the server down, also when COMMAND fails or"
+        " is interrupted, and exit with COMMAND's exit code.",
     )
     postgres.add_argument("--database", default="app_test", help="database name (app_test)")
     postgres.add_argument(
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         postgres.error("COMMAND is required, e.g. `postgres -- pytest -q`")
     try:
         with throwaway_postgres(database=args.database, fast=not args.durable) as url:
-            env = {**os.environ, "TEST_DATABASE_URL": url}
+            # TEST_POSTGRES_URL too: a nested `postgres -- ...` reuses this server.
+            env = {**os.environ, "TEST_DATABASE_URL": url, "TEST_POSTGRES_URL": url}
             try:
                 code = subprocess.run(command, env=env, check=False).returncode
             except OSError as exc:  # not found / not executable: the shell's 127

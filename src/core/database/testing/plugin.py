@@ -2,11 +2,13 @@
 
 Fixtures:
     database_url       session   --database-url, else TEST_DATABASE_URL, else in-memory SQLite
-    database_metadata  session   override to return your MetaData (default: Base.metadata)
+    database_metadata  session   the tables to create (ini core_database_metadata, else Base)
     database           session   a Database with the schema created; the app-wide default
     db_connection      function  a connection inside an outer transaction, rolled back after
     db_session         function  an AsyncSession on that connection; commit() releases a
                                  SAVEPOINT, so nothing outlives the test
+    app                session   the FastAPI app (ini core_database_app, or override it)
+    db_client          function  an httpx.AsyncClient calling `app` inside the test's transaction
 
 Every session the code under test opens through the toolkit (Depends(get_session),
 transaction(), the raw helpers) joins the same outer transaction while a test runs.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
@@ -24,16 +28,39 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.database.base import Base
 from core.database.database import Database, set_database
-from core.database.session import make_sessionmaker
-from core.database.testing.guard import check_test_database
+from core.database.errors import ConfigurationError
+from core.database.testing.guard import UnsafeDatabaseError, check_test_database
+from core.database.testing.isolation import rollback_after
+from core.database.testing.schema import (
+    as_metadata_list,
+    create_schema,
+    drop_every_table,
+    drop_schema,
+    load_object,
+    upgrade_schema,
+)
+from core.database.url import mask_url, parse_database_url
 
-__all__ = ["database", "database_metadata", "database_url", "db_connection", "db_session"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "app",
+    "database",
+    "database_metadata",
+    "database_url",
+    "db_client",
+    "db_connection",
+    "db_session",
+]
 
 MEMORY_URL = "sqlite+aiosqlite:///:memory:"
+SCHEMA_MODES = ("metadata", "alembic")
 _LOOP_SCOPE_HELP = (
-    "core.database's fixtures share one engine across the test session; add to your "
-    "pytest configuration:\n  asyncio_default_fixture_loop_scope = session\n"
-    "  asyncio_default_test_loop_scope = session"
+    "core.database's fixtures share one engine, and so one event loop, across the test"
+    " session; async fixtures must run in that loop too. Add to your pytest configuration"
+    ' ([tool.pytest.ini_options] in pyproject.toml):\n  asyncio_mode = "auto"\n'
+    '  asyncio_default_fixture_loop_scope = "session"'
 )
 
 
@@ -45,56 +72,119 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="allow a database whose name does not say it is a test database",
     )
+    parser.addini(
+        "core_database_metadata",
+        type="args",
+        default=[],
+        help="module:attr of the MetaData (or Base) to create, e.g. myapp.models:Base.metadata",
+    )
+    parser.addini("core_database_app", default="", help="module:attr of the app for db_client")
+    parser.addini(
+        "core_database_schema",
+        default="metadata",
+        help="how to build the schema: metadata (create_all) or alembic (upgrade head)",
+    )
+    parser.addini(
+        "core_database_alembic_ini", default="alembic.ini", help="alembic.ini for schema=alembic"
+    )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    for option in ("asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope"):
-        try:
-            value = config.getini(option)
-        except ValueError:
-            continue  # pytest-asyncio is not installed; nothing async to run
-        if value != "session":
-            raise pytest.UsageError(_LOOP_SCOPE_HELP)
+    if config.getini("core_database_schema") not in SCHEMA_MODES:
+        raise pytest.UsageError(f"core_database_schema must be one of {', '.join(SCHEMA_MODES)}")
+    # Unset, pytest-asyncio warns (an INTERNALERROR under filterwarnings=error) without
+    # saying which value works: say it first.
+    if _fixture_loop_scope(config) is None:
+        raise pytest.UsageError(_LOOP_SCOPE_HELP)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    try:
+        shown = mask_url(parse_database_url(_configured_url(config)))
+    except ConfigurationError as exc:
+        shown = f"invalid URL ({exc})"
+    return f"core.database: {shown} (schema: {config.getini('core_database_schema')})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A function-loop async fixture that touches the session-wide engine fails with
+    # "attached to a different loop"; refuse up front, but only if the database is used.
+    uses_database = any("database" in getattr(item, "fixturenames", ()) for item in items)
+    if uses_database and _fixture_loop_scope(config) not in ("session", ""):
+        raise pytest.UsageError(_LOOP_SCOPE_HELP)
+    # Run every async test in the session loop that owns the engine, whatever
+    # asyncio_default_test_loop_scope says.
+    marker = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if pytest_asyncio.is_async_test(item):
+            item.add_marker(marker, append=False)
+
+
+def _fixture_loop_scope(config: pytest.Config) -> str | None:
+    """pytest-asyncio's default fixture loop scope; "" when pytest-asyncio is disabled."""
+    try:
+        scope: str | None = config.getini("asyncio_default_fixture_loop_scope")
+    except ValueError:
+        return ""
+    return scope
+
+
+def _configured_url(config: pytest.Config) -> str:
+    url = config.getoption("--database-url") or os.environ.get("TEST_DATABASE_URL")
+    return str(url or MEMORY_URL)
 
 
 @pytest.fixture(scope="session")
 def database_url(request: pytest.FixtureRequest) -> str:
     """The URL under test; refused unless it is clearly a test database."""
-    url = request.config.getoption("--database-url") or os.environ.get("TEST_DATABASE_URL")
-    url = url or MEMORY_URL
+    url = _configured_url(request.config)
     allow = bool(request.config.getoption("--database-allow-any")) or None
-    check_test_database(url, allow_any=allow)
-    return str(url)
+    try:
+        check_test_database(url, allow_any=allow)
+    except (UnsafeDatabaseError, ConfigurationError) as exc:
+        refusal = str(exc)
+    else:
+        return url
+    # No traceback, and outside the except block (no chained one): their locals
+    # (with --showlocals) would print the unmasked URL.
+    pytest.fail(refusal, pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def database_metadata() -> MetaData | Sequence[MetaData]:
-    """The tables to create; override in your conftest.py to return your app's MetaData."""
-    return Base.metadata
+def database_metadata(request: pytest.FixtureRequest) -> MetaData | Sequence[MetaData]:
+    """The tables to create: ini ``core_database_metadata``, else the toolkit's Base.metadata."""
+    specs: list[str] = request.config.getini("core_database_metadata")
+    if not specs:
+        return Base.metadata
+    return [m for spec in specs for m in as_metadata_list(_load(spec, "core_database_metadata"))]
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def database(
-    database_url: str, database_metadata: MetaData | Sequence[MetaData]
+    request: pytest.FixtureRequest,
+    database_url: str,
+    database_metadata: MetaData | Sequence[MetaData],
 ) -> AsyncIterator[Database]:
     """The Database under test, with a fresh schema, installed as the app-wide default."""
+    metadatas = as_metadata_list(database_metadata)
+    alembic_ini = _alembic_ini(request.config)
     db = Database(database_url)
-    metadatas = (
-        [database_metadata] if isinstance(database_metadata, MetaData) else database_metadata
-    )
-    async with db.engine.begin() as connection:
-        for metadata in reversed(metadatas):
-            await connection.run_sync(metadata.drop_all)
-        for metadata in metadatas:
-            await connection.run_sync(metadata.create_all)
-    previous = set_database(db)
     try:
-        yield db
+        if alembic_ini is None:
+            await create_schema(db, metadatas)
+        else:
+            await upgrade_schema(db, alembic_ini)
+        previous = set_database(db)
+        try:
+            yield db
+        finally:
+            set_database(previous)
+            if alembic_ini is None:
+                await drop_schema(db, metadatas)
+            else:
+                await drop_every_table(db)
     finally:
-        set_database(previous)
-        async with db.engine.begin() as connection:
-            for metadata in reversed(metadatas):
-                await connection.run_sync(metadata.drop_all)
         # aiosqlite's worker thread keeps the process alive until the engine is disposed.
         await db.dispose()
 
@@ -102,15 +192,8 @@ async def database(
 @pytest_asyncio.fixture(loop_scope="session")
 async def db_connection(database: Database) -> AsyncIterator[AsyncConnection]:
     """A connection in an outer transaction that is rolled back after the test."""
-    async with database.engine.connect() as connection:
-        outer = await connection.begin()
-        factory = make_sessionmaker(connection, join_transaction_mode="create_savepoint")
-        with database.override_sessionmaker(factory):
-            try:
-                yield connection
-            finally:
-                if outer.is_active:
-                    await outer.rollback()
+    async with rollback_after(database) as connection:
+        yield connection
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -122,9 +205,42 @@ async def db_session(
         yield session
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Run every async test in the session loop that owns the engine.
-    marker = pytest.mark.asyncio(loop_scope="session")
-    for item in items:
-        if pytest_asyncio.is_async_test(item):
-            item.add_marker(marker, append=False)
+@pytest.fixture(scope="session")
+def app(request: pytest.FixtureRequest) -> Any:
+    """The ASGI app that ``db_client`` calls: ini ``core_database_app``, or override this."""
+    spec: str = request.config.getini("core_database_app")
+    if not spec:
+        pytest.fail(
+            "db_client needs your app: set core_database_app = 'yourapp.main:app' in the"
+            " pytest configuration, or define an `app` fixture in conftest.py",
+            pytrace=False,
+        )
+    return _load(spec, "core_database_app")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db_client(app: Any, db_connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx.AsyncClient on ``app``: ``Depends(get_session)`` joins the test's transaction."""
+    try:
+        from core.database.testing.http import make_client
+    except ImportError:
+        pytest.fail("db_client needs httpx: pip install 'core-database[test]'", pytrace=False)
+    async with make_client(app) as client:
+        yield client
+
+
+def _load(spec: str, option: str) -> Any:
+    try:
+        return load_object(spec)
+    except (ImportError, AttributeError, ValueError) as exc:
+        problem = f"{option} = {spec!r} cannot be loaded: {exc!r}"
+    pytest.fail(problem, pytrace=False)
+
+
+def _alembic_ini(config: pytest.Config) -> Path | None:
+    if config.getini("core_database_schema") != "alembic":
+        return None
+    ini = Path(config.rootpath, config.getini("core_database_alembic_ini"))
+    if not ini.is_file():
+        pytest.fail(f"core_database_schema = alembic, but {ini} does not exist", pytrace=False)
+    return ini

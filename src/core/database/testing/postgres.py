@@ -92,13 +92,8 @@ def docker_available() -> bool:
     if shutil.which("docker") is None:
         return False
     try:
-        done = subprocess.run(
-            ["docker", "info"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=5,
-            check=False,
-        )
+        info = ["docker", "info"]
+        done = subprocess.run(info, stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
@@ -131,27 +126,24 @@ def _sigterm_raises() -> Iterator[None]:
 def _docker_postgres(*, database: str, fast: bool, log: Callable[[str], None]) -> Iterator[str]:
     image = os.environ.get("TEST_POSTGRES_IMAGE") or DEFAULT_IMAGE
     password = secrets.token_urlsafe(24)
+    # Named up front, so it can be removed even when interrupted before `docker run` returns.
+    name = f"throwaway-pg-{secrets.token_hex(6)}"
     # `-e NAME` without a value copies it from our environment: the password stays out of `ps`.
     env = {**os.environ, "POSTGRES_PASSWORD": password, "PGPASSWORD": password}
-    server_args = ["-c", "max_connections=200", *(FAST_OPTIONS if fast else ())]
+    run = ["run", "-d", "--rm", "--name", name, "-e", "POSTGRES_PASSWORD"]
+    run += ["-e", f"POSTGRES_DB={database}", "-p", "127.0.0.1::5432", image]
+    run += ["-c", "max_connections=200", *(FAST_OPTIONS if fast else ())]
     log(f"using Docker image {image}")
-    run = ["run", "-d", "--rm", "-e", "POSTGRES_PASSWORD", "-e", f"POSTGRES_DB={database}"]
-    run += ["-p", "127.0.0.1::5432", image, *server_args]
-    container = _docker(run, env=env, timeout=600).strip()  # may pull the image first
     try:
-        port = int(_docker(["port", container, "5432/tcp"]).splitlines()[0].rpartition(":")[2])
-        version = _docker_ready(container, database, env)
-        log(f"started PostgreSQL {version} in container {container[:12]} on 127.0.0.1:{port}")
+        _docker(run, env=env, timeout=600)  # may pull the image first
+        port = int(_docker(["port", name, "5432/tcp"]).splitlines()[0].rpartition(":")[2])
+        version = _docker_ready(name, database, env)
+        log(f"started PostgreSQL {version} in container {name} on 127.0.0.1:{port}")
         yield make_url(password, port, database)
     finally:
-        subprocess.run(
-            ["docker", "rm", "-f", container],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        log(f"stopped PostgreSQL, removed container {container[:12]}")
+        rm = ["docker", "rm", "-f", name]
+        subprocess.run(rm, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+        log(f"stopped PostgreSQL, removed container {name}")
 
 
 def _docker(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60) -> str:
@@ -184,6 +176,6 @@ def _docker_ready(container: str, database: str, env: dict[str, str]) -> str:
         except RuntimeError as exc:
             if "No such container" in str(exc) or time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"PostgreSQL container {container[:12]} never got ready: {exc}"
+                    f"PostgreSQL container {container} never got ready: {exc}"
                 ) from exc
         time.sleep(0.25)

@@ -1,0 +1,1 @@
+"""Example host app of core.database: notes with comments."""

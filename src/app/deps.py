@@ -1,0 +1,27 @@
+"""The app's FastAPI dependencies besides the session: path ids and the broadcaster."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Path, Query, Request
+
+from app.broadcast import Broadcaster
+from app.repositories import MAX_PAGE_SIZE
+
+__all__ = ["AfterId", "BroadcasterDep", "Limit", "RowId", "get_broadcaster"]
+
+# Ids are BIGINT: a larger number is a 422 here, not an overflow inside the driver.
+MAX_ID = 2**63 - 1
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+AfterId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+
+
+def get_broadcaster(request: Request) -> Broadcaster:
+    """The app's broadcaster (see `create_app`)."""
+    return cast(Broadcaster, request.app.state.broadcaster)
+
+
+BroadcasterDep = Annotated[Broadcaster, Depends(get_broadcaster)]

@@ -1,0 +1,1 @@
+"""The app's HTTP routes, one router per resource."""

@@ -1,0 +1,56 @@
+"""Tokens: issue one for a user (its secret is shown once), list, verify, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException
+
+from app.deps import AfterId, Limit, RowId
+from app.repositories import DEFAULT_PAGE_SIZE, TokenRepository
+from app.repositories.base import require_user
+from app.schemas import IssuedToken, Page, TokenCheck, TokenCreate, TokenRead
+from core.database import SessionDep
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["tokens"])
+
+
+@router.post("/users/{user_id}/tokens", status_code=201)
+async def issue_token(
+    user_id: RowId,
+    session: SessionDep,
+    body: Annotated[TokenCreate | None, Body()] = None,
+) -> IssuedToken:
+    """Issue a token; the response carries its secret, which is never shown again."""
+    request = body or TokenCreate()
+    token, secret = await TokenRepository(session).issue(
+        user_id, lifetime=request.lifetime, name=request.name
+    )
+    return IssuedToken(**TokenRead.model_validate(token).model_dump(), secret=secret)
+
+
+@router.get("/users/{user_id}/tokens")
+async def list_tokens(
+    user_id: RowId, session: SessionDep, after_id: AfterId = None, limit: Limit = DEFAULT_PAGE_SIZE
+) -> Page[TokenRead]:
+    """A user's tokens (without secrets), by id."""
+    await require_user(session, user_id)
+    tokens = await TokenRepository(session).list(user_id=user_id, after_id=after_id, limit=limit)
+    return Page.of(tokens, limit, TokenRead)
+
+
+@router.post("/tokens/verify")
+async def verify_token(body: TokenCheck, session: SessionDep) -> TokenRead:
+    """The token a secret belongs to; 401 if unknown, revoked or expired."""
+    token = await TokenRepository(session).verify(body.secret)
+    if token is None:
+        raise HTTPException(status_code=401, detail="invalid token")
+    return TokenRead.model_validate(token)
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token(token_id: RowId, session: SessionDep) -> TokenRead:
+    """Revoke a token (again is fine); 404 if there is none."""
+    return TokenRead.model_validate(await TokenRepository(session).revoke(token_id))

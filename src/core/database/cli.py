@@ -1,0 +1,106 @@
+"""`python -m core.database`: check, upgrade, dump and restore the configured database.
+
+Commands that write (upgrade, restore) refuse an APP_ENV=production database
+unless `--allow-production` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from core.config import AppEnv, get_settings
+from core.database import backup
+from core.database.database import Database
+from core.database.errors import DatabaseError
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    database = Database(args.url) if args.url else Database()
+    try:
+        if args.command in ("upgrade", "restore") and not args.allow_production:
+            _refuse_production(args.command)
+        return asyncio.run(_run(args, database))
+    except (DatabaseError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _run(args: argparse.Namespace, database: Database) -> int:
+    try:
+        if args.command == "check":
+            return await _check(database, args.config)
+        if args.command == "upgrade":
+            from core.database import migrations
+
+            await asyncio.to_thread(
+                migrations.upgrade, database.url, args.revision, config_path=args.config
+            )
+            print(f"upgraded {database.masked_url} to {args.revision}")
+        elif args.command == "dump":
+            await backup.dump(database.url, Path(args.file))
+            print(f"dumped {database.masked_url} to {args.file}")
+        elif args.command == "restore":
+            await backup.restore(database.url, Path(args.file))
+            print(f"restored {args.file} into {database.masked_url}")
+        return 0
+    finally:
+        await database.dispose()
+
+
+async def _check(database: Database, config: str) -> int:
+    await database.ping(timeout=5)
+    version_sql = (
+        "SELECT sqlite_version()" if database.dialect == "sqlite" else "SHOW server_version"
+    )
+    async with database.session() as session:
+        version = await session.scalar(text(version_sql))
+    print(f"database: {database.masked_url}")
+    print(f"server:   {database.dialect} {version}")
+    from core.database import migrations
+
+    current = await asyncio.to_thread(migrations.current_revision, database.url)
+    head = migrations.head_revision(config_path=config)
+    print(f"schema:   {current or 'base'} (head {head or 'none'})")
+    if current != head:
+        print("the database is not at head: run `python -m core.database upgrade`")
+        return 3
+    return 0
+
+
+def _refuse_production(command: str) -> None:
+    if get_settings().app_env is AppEnv.PRODUCTION:
+        raise RuntimeError(
+            f"refusing to {command} an APP_ENV=production database; "
+            "pass --allow-production if you mean it"
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core.database", description=__doc__)
+    parser.add_argument("--url", help="database URL (default: DATABASE_URL from the settings)")
+    parser.add_argument("--config", default="alembic.ini", help="Alembic configuration file")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("check", help="connect; print server version and schema revision")
+    upgrade = commands.add_parser("upgrade", help="apply migrations (alembic upgrade)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    dump = commands.add_parser("dump", help="write a dump (pg_dump -Fc, or SQLite backup)")
+    dump.add_argument("file")
+    restore = commands.add_parser("restore", help="load a dump into the database")
+    restore.add_argument("file")
+    for sub in (upgrade, restore):
+        sub.add_argument("--allow-production", action="store_true")
+    parser.set_defaults(allow_production=False)
+    return parser

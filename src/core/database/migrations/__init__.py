@@ -1,0 +1,41 @@
+"""Alembic migrations that run unchanged on SQLite and Postgres.
+
+A host app's ``alembic/env.py`` is a few lines::
+
+    import app.models  # noqa: F401 - registers the tables on Base.metadata
+    from core.database import Base
+    from core.database.migrations import run_migrations
+
+    run_migrations(Base.metadata)
+
+From code: ``upgrade(url)``, ``downgrade(url, revision=...)``, ``check(url)``,
+``current_revision(url)``, ``head_revision()``, and ``await upgrade_engine(engine)``
+for a database that lives in one engine (in-memory SQLite).
+"""
+
+from __future__ import annotations
+
+from core.database.migrations.commands import (
+    alembic_config,
+    check,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+    upgrade_engine,
+)
+from core.database.migrations.environment import URL_ARGUMENT, run_migrations
+from core.database.migrations.sqlite import ForeignKeyCheckError
+
+__all__ = [
+    "URL_ARGUMENT",
+    "ForeignKeyCheckError",
+    "alembic_config",
+    "check",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "run_migrations",
+    "upgrade",
+    "upgrade_engine",
+]

@@ -1,0 +1,150 @@
+"""The per-dialect engine (core.database.engine): constraints, pragmas, laziness, savepoints."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from core.config import get_settings
+from core.database import Database, DatabaseUnavailableError, ForeignKeyViolation
+from tests.models import Child, Item, Parent
+
+SECRET = "S3cretPw"
+
+
+def _closed_port() -> int:
+    # Bound then released: nothing listens there for the test's short life.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parity("foreign keys enforced")
+async def test_foreign_keys_are_enforced(db_session: AsyncSession) -> None:
+    db_session.add(Child(parent_id=999_999, label="orphan"))
+    with pytest.raises(ForeignKeyViolation):
+        await db_session.flush()
+
+
+@pytest.mark.parity("ON DELETE CASCADE")
+async def test_on_delete_cascade(db_session: AsyncSession) -> None:
+    parent = Parent(name="cascade")
+    db_session.add(parent)
+    await db_session.flush()
+    db_session.add(Child(parent_id=parent.id, label="c"))
+    await db_session.flush()
+    await db_session.execute(text("DELETE FROM parity_parents WHERE id = :id"), {"id": parent.id})
+    assert await db_session.scalar(select(Child.id).where(Child.parent_id == parent.id)) is None
+
+
+@pytest.mark.parity("savepoint rollback")
+async def test_savepoint_rolls_back_and_outer_transaction_continues(
+    db_session: AsyncSession,
+) -> None:
+    db_session.add(Parent(name="kept"))
+    await db_session.flush()
+    nested = await db_session.begin_nested()
+    db_session.add(Parent(name="undone"))
+    await db_session.flush()
+    await nested.rollback()
+    db_session.add(Parent(name="after"))
+    await db_session.flush()
+    names = set((await db_session.scalars(select(Parent.name))).all())
+    assert names == {"kept", "after"}
+
+
+@pytest.mark.parity("LIKE is case-sensitive, ilike() is not")
+async def test_like_matches_case_and_ilike_folds_it(db_session: AsyncSession) -> None:
+    db_session.add_all([Item(secret="Apple"), Item(secret="apple"), Item(secret="APPLE pie")])
+    await db_session.flush()
+    like = await db_session.scalars(select(Item.secret).where(Item.secret.like("app%")))
+    assert like.all() == ["apple"]
+    ilike = await db_session.scalars(select(Item.secret).where(Item.secret.ilike("app%")))
+    assert sorted(ilike.all()) == ["APPLE pie", "Apple", "apple"]
+
+
+@pytest.mark.parity("ping")
+async def test_ping_answers(database: Database, db_session: AsyncSession) -> None:
+    assert await database.ping(timeout=5) is True
+
+
+@pytest.mark.parity("unreachable database is DatabaseUnavailableError")
+async def test_unreachable_database_raises_unavailable(dialect: str, tmp_path: Path) -> None:
+    if dialect == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/missing-folder/app.db"
+    else:
+        url = f"postgresql+asyncpg://app:{SECRET}@127.0.0.1:{_closed_port()}/app?connect_timeout=2"
+    db = Database(url)
+    try:
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            async with db.session() as session:
+                await session.execute(text("SELECT 1"))
+    finally:
+        await db.dispose()
+    assert caught.value.url == db.masked_url
+    assert db.masked_url in str(caught.value)
+    assert SECRET not in str(caught.value)
+    assert SECRET not in repr(caught.value)
+
+
+async def test_engine_is_lazy_and_first_use_reports_the_masked_url() -> None:
+    url = f"postgresql+asyncpg://app:{SECRET}@127.0.0.1:{_closed_port()}/app?connect_timeout=2"
+    db = Database(url)  # would raise here if it connected
+    assert db.engine is db.engine  # built on first access, still without a connection
+    try:
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            await db.ping(timeout=10)
+    finally:
+        await db.dispose()
+    message = str(caught.value)
+    assert "postgresql+asyncpg://app:***@127.0.0.1:" in message
+    assert SECRET not in message
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+async def _assert_file_pragmas(connection: AsyncConnection, busy_timeout_ms: int) -> None:
+    pragma = connection.exec_driver_sql
+    assert (await pragma("PRAGMA foreign_keys")).scalar() == 1
+    assert (await pragma("PRAGMA journal_mode")).scalar() == "wal"
+    assert (await pragma("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    assert (await pragma("PRAGMA busy_timeout")).scalar() == busy_timeout_ms
+    await connection.rollback()
+
+
+@pytest.mark.sqlite_only(reason="PRAGMAs are SQLite's per-connection settings")
+async def test_sqlite_file_pragmas_on_every_connection(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/pragmas.db")
+    settings = get_settings()
+    try:
+        # Two connections checked out at once, so the pragmas are not only on the first
+        # one; each transaction ends before the next begins (BEGIN IMMEDIATE would wait).
+        async with db.engine.connect() as first:
+            await _assert_file_pragmas(first, settings.database_sqlite_busy_timeout_ms)
+            async with db.engine.connect() as second:
+                await _assert_file_pragmas(second, settings.database_sqlite_busy_timeout_ms)
+                raw_first = (await first.get_raw_connection()).driver_connection
+                raw_second = (await second.get_raw_connection()).driver_connection
+                assert raw_first is not raw_second
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.sqlite_only(reason="PRAGMAs are SQLite's per-connection settings")
+async def test_sqlite_memory_database_enforces_foreign_keys(db_session: AsyncSession) -> None:
+    assert (await db_session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+@pytest.mark.postgres_only(reason="application_name and statement_timeout are Postgres settings")
+async def test_postgres_session_settings_are_applied(db_session: AsyncSession) -> None:
+    settings = get_settings()
+    name = await db_session.scalar(text("SHOW application_name"))
+    assert name == settings.database_application_name
+    timeout_ms = await db_session.scalar(
+        text("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
+    )
+    assert timeout_ms == str(settings.database_statement_timeout_ms)

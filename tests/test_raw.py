@@ -1,0 +1,82 @@
+"""Plain-SQL helpers (core.database.raw): dict rows, bound parameters, their own transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.database import UniqueViolation, UTCDateTime, execute, fetch_all, fetch_one, fetch_value
+
+INSERT = "INSERT INTO parity_parents (name) VALUES (:name)"
+
+
+async def _seed(*names: str) -> None:
+    for name in names:
+        assert await execute(INSERT, {"name": name}) == 1
+
+
+@pytest.mark.parity("raw fetch_one / fetch_all / fetch_value")
+async def test_fetch_helpers_return_plain_python(db_session: AsyncSession) -> None:
+    await _seed("a", "b")
+    one = await fetch_one("SELECT id, name FROM parity_parents WHERE name = :name", {"name": "a"})
+    assert isinstance(one, dict)
+    assert list(one) == ["id", "name"]
+    assert one["name"] == "a"
+    assert await fetch_one("SELECT id FROM parity_parents WHERE name = :name", {"name": "z"}) is None
+    rows = await fetch_all("SELECT name FROM parity_parents ORDER BY id")
+    assert rows == [{"name": "a"}, {"name": "b"}]
+    assert await fetch_all("SELECT name FROM parity_parents WHERE 1 = 0") == []
+    assert await fetch_value("SELECT count(*) FROM parity_parents") == 2
+    assert await fetch_value("SELECT name FROM parity_parents WHERE 1 = 0") is None
+
+
+@pytest.mark.parity("raw execute returns rowcount")
+async def test_execute_returns_the_rowcount(db_session: AsyncSession) -> None:
+    await _seed("a", "b", "c")
+    assert await execute("UPDATE parity_parents SET name = name || '!' WHERE name <> 'c'") == 2
+    assert await execute("DELETE FROM parity_parents WHERE name = :name", {"name": "zz"}) == 0
+    assert await execute("DELETE FROM parity_parents") == 3
+
+
+@pytest.mark.parity("raw parameters are bound")
+async def test_parameters_are_bound_not_formatted(db_session: AsyncSession) -> None:
+    tricky = "O'Brien'); DROP TABLE parity_parents; --"
+    await _seed(tricky)
+    assert await fetch_value("SELECT name FROM parity_parents WHERE name = :n", {"n": tricky}) == tricky
+    assert await fetch_value("SELECT count(*) FROM parity_parents") == 1
+
+
+@pytest.mark.parity("raw execute commits, or rolls back on failure")
+async def test_execute_has_its_own_transaction(db_session: AsyncSession) -> None:
+    await _seed("a")
+    # Committed (here: its savepoint released), so another session sees it.
+    assert await db_session.scalar(text("SELECT count(*) FROM parity_parents")) == 1
+    with pytest.raises(UniqueViolation):
+        await execute(INSERT, {"name": "a"})
+    # Rolled back: on Postgres a failed statement left unrolled would abort what follows.
+    assert await execute("UPDATE parity_parents SET name = 'b' WHERE name = 'a'") == 1
+    assert await fetch_all("SELECT name FROM parity_parents") == [{"name": "b"}]
+
+
+@pytest.mark.parity("raw helpers join the caller's session")
+async def test_session_argument_runs_in_the_callers_transaction(db_session: AsyncSession) -> None:
+    await execute(INSERT, {"name": "kept"}, session=db_session)
+    nested = await db_session.begin_nested()
+    await execute(INSERT, {"name": "dropped"}, session=nested.session)
+    rows = await fetch_all("SELECT name FROM parity_parents ORDER BY id", session=db_session)
+    assert rows == [{"name": "kept"}, {"name": "dropped"}]
+    await nested.rollback()
+    assert await fetch_value("SELECT count(*) FROM parity_parents", session=db_session) == 1
+    assert await fetch_one("SELECT name FROM parity_parents", session=db_session) == {"name": "kept"}
+
+
+@pytest.mark.parity("raw SQL typed result columns")
+async def test_typed_columns_give_the_same_values(db_session: AsyncSession) -> None:
+    await _seed("typed")
+    # Untyped raw results are the driver's values (text on SQLite); .columns() types them.
+    query = text("SELECT created_at FROM parity_parents").columns(created_at=UTCDateTime())
+    created = await fetch_value(query)
+    assert created.utcoffset() == timedelta(0)

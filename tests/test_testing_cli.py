@@ -1,0 +1,113 @@
+"""`python -m core.database.testing postgres -- COMMAND`: URLs for COMMAND, cleanup after it.
+
+Each test starts one real throwaway server (about a second).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from core.database.testing import postgres
+from core.database.testing.cli import main
+
+# Run by the COMMAND: record what it was given and where the server keeps its files.
+REPORT = """
+import asyncio, json, os, sys
+import asyncpg
+
+async def data_directory(url):
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return await connection.fetchval("SHOW data_directory")
+    finally:
+        await connection.close()
+
+url = os.environ["TEST_DATABASE_URL"]
+report = {
+    "database_url": url,
+    "postgres_url": os.environ.get("TEST_POSTGRES_URL"),
+    "data_directory": asyncio.run(data_directory(url)),
+}
+with open(sys.argv[1] + ".part", "w") as out:
+    json.dump(report, out)
+os.replace(sys.argv[1] + ".part", sys.argv[1])  # the test polls for the whole file
+if sys.argv[2] == "sleep":
+    import time
+    time.sleep(120)
+sys.exit(int(sys.argv[2]) if sys.argv[2].isdigit() else 0)
+"""
+
+
+@pytest.fixture
+def local_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the CLI start a local cluster, whose files the tests can check are gone."""
+    monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
+    monkeypatch.setattr(postgres, "docker_available", lambda: False)
+    if postgres.find_pg_bindir() is None:
+        pytest.skip("no PostgreSQL server binaries (pg_ctl/initdb): `apt-get install postgresql`")
+
+
+def _speaks_postgres(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
+            return sock.recv(1) in (b"S", b"N")
+    except OSError:
+        return False
+
+
+def _assert_removed(report: dict[str, str]) -> None:
+    port = urlsplit(report["database_url"]).port
+    assert port is not None
+    assert not _speaks_postgres(port)
+    assert not Path(report["data_directory"]).exists()
+
+
+def test_failing_command_gets_both_urls_and_the_server_is_removed(
+    local_server: None, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.json"
+    # Nested: the inner CLI must reuse the outer server through TEST_POSTGRES_URL.
+    inner = [sys.executable, "-m", "core.database.testing", "postgres", "--"]
+    command = [*inner, sys.executable, "-c", REPORT, str(out), "3"]
+    assert main(["postgres", "--", *command]) == 3
+    report = json.loads(out.read_text())
+    assert report["postgres_url"] == report["database_url"]
+    assert report["database_url"].startswith("postgresql+asyncpg://postgres:")
+    err = capfd.readouterr().err
+    assert err.count("started PostgreSQL") == 1
+    assert "(nothing started)" in err
+    _assert_removed(report)
+
+
+def test_interrupted_run_removes_the_server(local_server: None, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cli = [sys.executable, "-m", "core.database.testing", "postgres", "--"]
+    command = [*cli, sys.executable, "-c", REPORT, str(out), "sleep"]
+    env = {key: value for key, value in os.environ.items() if key != "TEST_POSTGRES_URL"}
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists():
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "the command never reported"
+            time.sleep(0.05)
+        report = json.loads(out.read_text())
+        process.send_signal(signal.SIGTERM)  # what CI sends to a cancelled job
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "stopped PostgreSQL" in err
+    _assert_removed(report)

@@ -1,0 +1,196 @@
+"""The plugin as a host app meets it: a separate pytest run with its own models, app and config.
+
+The host suite names its metadata and its app in the pytest configuration and has no
+fixture code; it runs against this run's database (in-memory SQLite or the Postgres server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from core.database import Database
+from core.database.migrations import head_revision
+
+pytest_plugins = ["pytester"]
+
+HOST_CONFIG = """
+[tool.pytest.ini_options]
+asyncio_mode = "auto"
+asyncio_default_fixture_loop_scope = "session"
+filterwarnings = ["error"]
+core_database_metadata = "hostapp:HostBase.metadata"
+core_database_app = "hostapp:app"
+"""
+
+HOST_APP = """
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.orm import Mapped
+
+from core.database import Base, IntIdMixin, SessionDep, new_metadata
+
+
+class HostBase(Base):
+    __abstract__ = True
+    metadata = new_metadata()
+
+
+class Note(IntIdMixin, HostBase):
+    __tablename__ = "host_notes"
+    text: Mapped[str]
+
+
+app = FastAPI()
+
+
+@app.post("/notes", status_code=201)
+async def create(text: str, session: SessionDep) -> dict[str, int]:
+    note = Note(text=text)
+    session.add(note)
+    await session.flush()
+    return {"id": note.id}
+
+
+@app.get("/notes/count")
+async def count(session: SessionDep) -> int:
+    return await session.scalar(select(func.count()).select_from(Note))
+"""
+
+HOST_TESTS = """
+import pytest
+
+from core.database import execute, transaction
+from hostapp import Note
+
+
+@pytest.fixture
+async def note(db_session):
+    # A host's own async fixture: it must run in the engine's loop too.
+    db_session.add(Note(text="orm"))
+    await db_session.commit()
+
+
+async def test_writes_every_way(note, db_client):
+    assert (await db_client.post("/notes", params={"text": "http"})).status_code == 201
+    async with transaction() as session:
+        session.add(Note(text="transaction"))
+    await execute("INSERT INTO host_notes (text) VALUES ('raw')")
+    assert (await db_client.get("/notes/count")).json() == 4
+
+
+async def test_the_next_test_sees_none_of_it(db_client):
+    assert (await db_client.get("/notes/count")).json() == 0
+"""
+
+PRODUCTION_URL = "postgresql+asyncpg://u:pw@localhost/app_production"
+
+
+@pytest.fixture
+def host(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    for name in ("TEST_DATABASE_URL", "APP_ENV", "CORE_DATABASE_ALLOW_ANY_TEST_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyprojecttoml(HOST_CONFIG)
+    pytester.makepyfile(hostapp=HOST_APP, test_host=HOST_TESTS)
+    return pytester
+
+
+def test_rows_of_one_test_are_gone_in_the_next(host: pytest.Pytester, database_url: str) -> None:
+    result = host.runpytest_subprocess("-p", "no:cacheprovider", "--database-url", database_url)
+    result.assert_outcomes(passed=2)
+
+
+def test_a_production_database_is_refused_without_leaking_the_password(
+    host: pytest.Pytester,
+) -> None:
+    result = host.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--showlocals", "--database-url", PRODUCTION_URL
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(errors=2)
+    output = result.stdout.str() + result.stderr.str()
+    refusal = "refusing to run test fixtures against postgresql+asyncpg://u:***@localhost/app_"
+    assert refusal in output
+    assert "opt in with CORE_DATABASE_ALLOW_ANY_TEST_DATABASE=1" in output
+    assert "pw" not in output
+
+
+def test_app_env_production_is_refused_even_with_the_opt_in(
+    host: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    result = host.runpytest_subprocess("-p", "no:cacheprovider", "--database-allow-any")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*refusing to run test fixtures with APP_ENV=production*"])
+
+
+@pytest.mark.parametrize("scope", [None, "function"])
+def test_a_fixture_loop_scope_other_than_session_is_a_clear_usage_error(
+    host: pytest.Pytester, scope: str | None
+) -> None:
+    setting = "" if scope is None else f'asyncio_default_fixture_loop_scope = "{scope}"'
+    host.makepyprojecttoml(
+        HOST_CONFIG.replace('asyncio_default_fixture_loop_scope = "session"', setting)
+    )
+    result = host.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*core.database's fixtures share one engine*",
+            '*asyncio_default_fixture_loop_scope = "session"',
+        ]
+    )
+
+
+MIGRATED_TESTS = """
+from sqlalchemy import select, text
+
+from app.models import User
+
+
+async def test_the_schema_comes_from_the_migrations(db_session):
+    assert await db_session.scalar(text("SELECT version_num FROM alembic_version")) == "{head}"
+    db_session.add(User(email="Ann@Example.org"))
+    await db_session.commit()
+    assert await db_session.scalar(select(User.email)) == "ann@example.org"
+
+
+async def test_and_is_rolled_back_between_tests(db_session):
+    assert await db_session.scalar(select(User.email)) is None
+"""
+
+
+@pytest.fixture
+async def separate_database(database: Database) -> AsyncIterator[str]:
+    """A database of its own for a nested run that builds the reference app's schema."""
+    if database.dialect == "sqlite":
+        yield "sqlite+aiosqlite:///:memory:"  # the nested run's own process owns it
+        return
+    name = "plugin_alembic_test"
+    async with database.engine.connect() as connection:
+        admin = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await admin.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        await admin.execute(text(f"CREATE DATABASE {name}"))
+        try:
+            yield database.url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+def test_schema_alembic_builds_the_schema_by_upgrade_head(
+    host: pytest.Pytester, separate_database: str
+) -> None:
+    ini = Path(__file__).parents[1] / "alembic.ini"
+    head = head_revision(config_path=ini)
+    # No core_database_metadata: the migrations, not a MetaData, build the schema.
+    config = HOST_CONFIG.replace('core_database_metadata = "hostapp:HostBase.metadata"', "")
+    alembic = f'core_database_schema = "alembic"\ncore_database_alembic_ini = "{ini.as_posix()}"'
+    host.makepyprojecttoml(f"{config}\n{alembic}\n")
+    host.makepyfile(test_host=MIGRATED_TESTS.replace("{head}", str(head)))
+    result = host.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--database-url", separate_database
+    )
+    result.assert_outcomes(passed=2)

@@ -1,0 +1,132 @@
+"""The plugin's per-test isolation (core.database.testing.plugin / .isolation), on both backends.
+
+Code under test may commit, roll back, hit a constraint or answer HTTP requests: the test's
+outer transaction survives it all and undoes it all afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from core.database import (
+    Database,
+    SessionDep,
+    UniqueViolation,
+    execute,
+    fetch_value,
+    install_error_handlers,
+    transaction,
+)
+from core.database.testing import OuterTransactionEndedError, make_client, rollback_after
+from tests.models import Parent
+
+
+async def names(session: AsyncSession) -> list[str]:
+    return list((await session.scalars(select(Parent.name).order_by(Parent.name))).all())
+
+
+def make_app() -> FastAPI:
+    api = FastAPI()
+    install_error_handlers(api)
+
+    @api.post("/parents", status_code=201)
+    async def create(name: str, session: SessionDep) -> dict[str, Any]:
+        parent = Parent(name=name)
+        session.add(parent)
+        await session.flush()
+        return {"id": parent.id, "name": parent.name}
+
+    @api.get("/parents/count")
+    async def count(session: SessionDep) -> int:
+        return int(await session.scalar(select(func.count()).select_from(Parent)) or 0)
+
+    return api
+
+
+@pytest.fixture(scope="module")
+def app() -> FastAPI:
+    """Overrides the plugin's `app`: what a host conftest.py does instead of the ini option."""
+    return make_app()
+
+
+async def test_commit_in_code_under_test_keeps_the_outer_transaction(
+    db_session: AsyncSession, db_connection: AsyncConnection
+) -> None:
+    db_session.add(Parent(name="a"))
+    await db_session.commit()  # releases a SAVEPOINT, not the outer transaction
+    assert db_connection.in_transaction()
+    async with transaction() as other:  # code under test opening its own unit of work
+        other.add(Parent(name="b"))
+    assert await names(db_session) == ["a", "b"]
+
+
+async def test_rollback_in_code_under_test_leaves_the_session_usable(
+    db_session: AsyncSession, db_connection: AsyncConnection
+) -> None:
+    db_session.add(Parent(name="kept"))
+    await db_session.commit()
+    db_session.add(Parent(name="undone"))
+    await db_session.flush()
+    await db_session.rollback()  # back to the SAVEPOINT: "kept" stays, the test goes on
+    assert db_connection.in_transaction()
+    assert await names(db_session) == ["kept"]
+    db_session.add(Parent(name="after"))
+    await db_session.commit()
+    assert await names(db_session) == ["after", "kept"]
+
+
+async def test_a_failed_statement_then_rollback_is_recoverable(
+    db_session: AsyncSession, db_connection: AsyncConnection
+) -> None:
+    db_session.add(Parent(name="dup"))
+    await db_session.commit()
+    db_session.add(Parent(name="dup"))
+    with pytest.raises(UniqueViolation):
+        await db_session.flush()
+    # On Postgres the failed INSERT aborts the transaction: only the SAVEPOINT is lost.
+    await db_session.rollback()
+    assert db_connection.in_transaction()
+    assert await names(db_session) == ["dup"]
+
+
+async def test_http_requests_join_the_test_transaction(
+    db_client: Any, db_session: AsyncSession
+) -> None:
+    response = await db_client.post("/parents", params={"name": "via-http"})
+    assert response.status_code == 201
+    # The request committed (a SAVEPOINT release) on the test's connection: visible here.
+    assert await names(db_session) == ["via-http"]
+    db_session.add(Parent(name="seeded"))
+    await db_session.commit()
+    assert (await db_client.get("/parents/count")).json() == 2
+    assert (await db_client.post("/parents", params={"name": "seeded"})).status_code == 409
+    assert (await db_client.get("/parents/count")).json() == 2
+
+
+async def test_rows_written_every_way_are_gone_after_the_test(database: Database) -> None:
+    async def count() -> int:
+        return int(await fetch_value("SELECT count(*) FROM parity_parents") or 0)
+
+    async with rollback_after(database):
+        async with database.session() as session:
+            session.add(Parent(name="orm-commit"))
+            await session.commit()
+        async with transaction() as session:
+            session.add(Parent(name="transaction"))
+        await execute("INSERT INTO parity_parents (name) VALUES (:name)", {"name": "raw"})
+        async with make_client(make_app()) as client:
+            assert (await client.post("/parents", params={"name": "http"})).status_code == 201
+        assert await count() == 4
+    async with rollback_after(database):  # the next test
+        assert await count() == 0
+
+
+async def test_ending_the_outer_transaction_is_reported(database: Database) -> None:
+    with pytest.raises(OuterTransactionEndedError, match="commit through a session"):
+        async with rollback_after(database) as connection:
+            await connection.commit()
