@@ -6,6 +6,8 @@ Each session is a thin wrapper around `_install` and one command.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import nox
 
@@ -53,6 +55,90 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on src."""
     _install(session, "dev")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def example(session: nox.Session) -> None:
+    """The example host app's own tests (examples/notes), on SQLite and on Postgres."""
+    _install(session)
+    # --no-deps: its path dependency on the toolkit is already met by the editable install.
+    session.install("--no-deps", "-e", "examples/notes")
+    session.chdir("examples/notes")
+    _pytest(session, env={"TEST_DATABASE_URL": MEMORY_URL, "APP_ENV": "test"})
+    _pytest(session, *WITH_POSTGRES, env={"APP_ENV": "test"})
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Toolkit vs bare SQLAlchemy vs raw drivers -> docs/benchmarks.md (`-- --quick`: smoke)."""
+    _install(session)
+    # Starts its own durable throwaway Postgres (fsync on), unless TEST_DATABASE_URL is one.
+    session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session(name="bench-isolation", python=PYTHON)
+def bench_isolation(session: nox.Session) -> None:
+    """Per-test cost of SAVEPOINT vs create/drop vs TRUNCATE -> docs/isolation-benchmark.md."""
+    _install(session)
+    session.run("python", "-m", "bench.isolation", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def parity(session: nox.Session) -> None:
+    """The parity-marked tests on SQLite and on Postgres -> one table in docs/parity.md."""
+    _install(session)
+    reports = Path(session.create_tmp())
+    sqlite_xml, postgres_xml = reports / "parity-sqlite.xml", reports / "parity-postgres.xml"
+    for stale in (sqlite_xml, postgres_xml):
+        stale.unlink(missing_ok=True)
+    pytest = ("python", "-m", "pytest", "-p", "tests.parity_plugin", "-m", "parity")
+    # Exit code 1 (failed tests) still goes on to the report, which then fails the session.
+    session.run(
+        *pytest,
+        f"--junitxml={sqlite_xml}",
+        *session.posargs,
+        env={"TEST_DATABASE_URL": MEMORY_URL, "APP_ENV": "test"},
+        success_codes=[0, 1],
+    )
+    session.run(
+        *WITH_POSTGRES,
+        *pytest,
+        f"--junitxml={postgres_xml}",
+        *session.posargs,
+        env={"APP_ENV": "test"},
+        success_codes=[0, 1],
+    )
+    report = ("python", "tests/parity_report.py", str(sqlite_xml), str(postgres_xml))
+    session.run(*report, "--output", "docs/parity.md")
+
+
+def _scratch_sqlite(directory: str, name: str) -> str:
+    return f"sqlite+aiosqlite:///{Path(directory, name).as_posix()}"
+
+
+@nox.session(python=PYTHON)
+def makemigration(session: nox.Session) -> None:
+    """`nox -s makemigration -- "add users.nickname"`: autogenerate against a scratch SQLite."""
+    if not session.posargs:
+        session.error('give the message: nox -s makemigration -- "add users.nickname"')
+    _install(session)
+    session.install("ruff>=0.8")  # the post-write hook formats the new file
+    with tempfile.TemporaryDirectory() as scratch:
+        dburl = f"dburl={_scratch_sqlite(scratch, 'makemigration.db')}"
+        session.run("alembic", "-x", dburl, "upgrade", "head")
+        message = " ".join(session.posargs)
+        session.run("alembic", "-x", dburl, "revision", "--autogenerate", "-m", message)
+
+
+@nox.session(python=PYTHON)
+def migrations(session: nox.Session) -> None:
+    """alembic upgrade head, check, downgrade base, upgrade head: on SQLite, then Postgres."""
+    _install(session)
+    roundtrip = ("python", "-m", "core.database.migrations.roundtrip")
+    with tempfile.TemporaryDirectory() as scratch:
+        url = _scratch_sqlite(scratch, "migrations_test.db")
+        session.run(*roundtrip, env={"TEST_DATABASE_URL": url, "APP_ENV": "test"})
+    session.run(*WITH_POSTGRES, *roundtrip, env={"APP_ENV": "test"})
 
 
 def _demo_schema(session: nox.Session) -> None:

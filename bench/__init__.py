@@ -1,5 +1,5 @@
-"""Benchmarks of core.database against bare SQLAlchemy and the raw drivers.
+"""Benchmarks (measurements, never tests: nothing here asserts a speed).
 
-Run with `nox -s bench` (or `python -m bench`); results go to docs/benchmarks.md.
-These are measurements, never tests: nothing here asserts a speed.
+`nox -s bench` (`python -m bench`): the toolkit against bare SQLAlchemy and the raw
+drivers, written to docs/benchmarks.md.
 """

@@ -11,7 +11,7 @@ from bench.harness import Measured, Op, Variant, interleave
 from bench.schema import WIDE_COLUMNS, WIDE_ROWS
 from core.database import fetch_all, fetch_one
 
-__all__ = ["run"]
+__all__ = ["run_all", "run_one"]
 
 ALL_SQL = f"SELECT {WIDE_COLUMNS} FROM bench_wide"
 ONE_SQL = f"SELECT {WIDE_COLUMNS} FROM bench_wide WHERE id = :id"
@@ -70,8 +70,11 @@ async def run_one(d: Drivers, *, rounds: int, batch: int) -> list[Measured]:
 
         name = "aiosqlite `fetchone` → dict (floor)"
     return await interleave(
-        [Variant(name, floor, baseline=True), Variant("toolkit `fetch_one`", toolkit)]
-        + [_core(mappings, "first")],
+        [
+            Variant(name, floor, baseline=True),
+            Variant("toolkit `fetch_one`", toolkit),
+            _core(mappings, "first"),
+        ],
         rounds=rounds,
         batch=batch,
         warmup=20,

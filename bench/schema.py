@@ -182,7 +182,7 @@ async def raw_sqlite(path: str) -> aiosqlite.Connection:
 
 
 def _sqlite_ddl() -> list[str]:
-    dialect = sqlite_dialect.dialect()  # type: ignore[no-untyped-call]
+    dialect = sqlite_dialect.dialect()
     return [str(CreateTable(table).compile(dialect=dialect)).strip() for table in _tables()]
 
 

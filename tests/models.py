@@ -59,3 +59,14 @@ class Counter(IntIdMixin, TestBase):
     __tablename__ = "parity_counters"
 
     value: Mapped[int] = mapped_column(default=0)
+
+
+class Note(IntIdMixin, TestBase):
+    """The portable spelling of a length limit: unbounded text plus a named CHECK."""
+
+    __tablename__ = "parity_notes"
+    __table_args__ = (CheckConstraint("length(title) <= 20", name="title_length"),)
+
+    # String(20) would be enforced on Postgres only (and as a DataError, not a CHECK).
+    title: Mapped[str] = mapped_column(String())
+    bounded: Mapped[str | None] = mapped_column(String(5))

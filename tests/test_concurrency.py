@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import Base, Database
-from tests.counter_worker import counter_table
 from tests import models
-from tests.models import Parent
+from tests.counter_worker import counter_table
+from tests.models import Counter, Parent
 
 ROOT = Path(__file__).resolve().parents[1]
 INCREMENTS = 500
@@ -62,6 +63,17 @@ async def test_memory_database_serialises_concurrent_sessions() -> None:
         assert db.engine.pool.checkedout() == 0
     finally:
         await db.dispose()
+
+
+@pytest.mark.parity("SELECT ... FOR UPDATE and atomic UPDATE")
+async def test_locking_read_and_atomic_update_run_on_both(db_session: AsyncSession) -> None:
+    db_session.add(counter := Counter(value=1))
+    await db_session.flush()
+    locked = select(Counter).where(Counter.id == counter.id).with_for_update()
+    assert await db_session.scalar(locked) is counter
+    bump = update(Counter).where(Counter.id == counter.id).values(value=Counter.value + 1)
+    assert (await db_session.execute(bump)).rowcount == 1
+    assert await db_session.scalar(select(Counter.value).where(Counter.id == counter.id)) == 2
 
 
 @pytest.mark.parity("two processes: 1000 read-modify-write increments")

@@ -38,7 +38,9 @@ CASES: dict[str, tuple[type[IntegrityViolation], Rows]] = {
 
 
 @pytest.fixture
-def echo(database: Database, caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+def echo(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> Iterator[pytest.LogCaptureFixture]:
     """SQL echo on, captured by caplog; request it before db_session (a connection reads
     the echo flag when it is created)."""
     engine = database.engine.sync_engine
@@ -113,7 +115,7 @@ async def test_errors_and_logs_never_carry_bound_values(
 async def test_bind_errors_never_carry_bound_values(
     echo: pytest.LogCaptureFixture, db_session: AsyncSession
 ) -> None:
-    db_session.add(Item(secret=MARKER, happened_at=datetime(2024, 1, 1)))  # noqa: DTZ001
+    db_session.add(Item(secret=MARKER, happened_at=datetime(2024, 1, 1)))
     with pytest.raises(sa_exc.StatementError) as caught:
         await db_session.flush()
     await db_session.rollback()

@@ -31,7 +31,9 @@ def _make_app(*, error_handlers: bool) -> FastAPI:
         install_error_handlers(app)
 
     @app.post("/parents/{name}", status_code=201)
-    async def create(name: str, session: Annotated[AsyncSession, Depends(get_session)]) -> dict[str, int]:
+    async def create(
+        name: str, session: Annotated[AsyncSession, Depends(get_session)]
+    ) -> dict[str, int]:
         parent = Parent(name=name)
         session.add(parent)
         await session.flush()

@@ -1,4 +1,4 @@
-"""TimestampMixin and IntIdMixin (core.database.mixins): maintained the same way on both backends."""
+"""TimestampMixin and IntIdMixin (core.database.mixins): maintained alike on both backends."""
 
 from __future__ import annotations
 

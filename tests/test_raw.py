@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import UniqueViolation, UTCDateTime, execute, fetch_all, fetch_one, fetch_value
+from tests.models import Item
 
 INSERT = "INSERT INTO parity_parents (name) VALUES (:name)"
 
@@ -25,7 +26,9 @@ async def test_fetch_helpers_return_plain_python(db_session: AsyncSession) -> No
     assert isinstance(one, dict)
     assert list(one) == ["id", "name"]
     assert one["name"] == "a"
-    assert await fetch_one("SELECT id FROM parity_parents WHERE name = :name", {"name": "z"}) is None
+    assert (
+        await fetch_one("SELECT id FROM parity_parents WHERE name = :name", {"name": "z"}) is None
+    )
     rows = await fetch_all("SELECT name FROM parity_parents ORDER BY id")
     assert rows == [{"name": "a"}, {"name": "b"}]
     assert await fetch_all("SELECT name FROM parity_parents WHERE 1 = 0") == []
@@ -45,7 +48,10 @@ async def test_execute_returns_the_rowcount(db_session: AsyncSession) -> None:
 async def test_parameters_are_bound_not_formatted(db_session: AsyncSession) -> None:
     tricky = "O'Brien'); DROP TABLE parity_parents; --"
     await _seed(tricky)
-    assert await fetch_value("SELECT name FROM parity_parents WHERE name = :n", {"n": tricky}) == tricky
+    assert (
+        await fetch_value("SELECT name FROM parity_parents WHERE name = :n", {"n": tricky})
+        == tricky
+    )
     assert await fetch_value("SELECT count(*) FROM parity_parents") == 1
 
 
@@ -70,7 +76,9 @@ async def test_session_argument_runs_in_the_callers_transaction(db_session: Asyn
     assert rows == [{"name": "kept"}, {"name": "dropped"}]
     await nested.rollback()
     assert await fetch_value("SELECT count(*) FROM parity_parents", session=db_session) == 1
-    assert await fetch_one("SELECT name FROM parity_parents", session=db_session) == {"name": "kept"}
+    assert await fetch_one("SELECT name FROM parity_parents", session=db_session) == {
+        "name": "kept"
+    }
 
 
 @pytest.mark.parity("raw SQL typed result columns")
@@ -80,3 +88,16 @@ async def test_typed_columns_give_the_same_values(db_session: AsyncSession) -> N
     query = text("SELECT created_at FROM parity_parents").columns(created_at=UTCDateTime())
     created = await fetch_value(query)
     assert created.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parity("raw SQL typed datetime parameter")
+async def test_typed_datetime_parameter_matches_stored_values(db_session: AsyncSession) -> None:
+    when = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    db_session.add(Item(happened_at=when))
+    await db_session.flush()
+    # A bare datetime parameter is the driver's business (ISO text with offset on SQLite);
+    # typed as UTCDateTime it is written exactly as the column stores it.
+    query = text("SELECT count(*) FROM parity_items WHERE happened_at = :when").bindparams(
+        bindparam("when", type_=UTCDateTime())
+    )
+    assert await fetch_value(query, {"when": when}) == 1

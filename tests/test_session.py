@@ -32,7 +32,9 @@ async def test_transaction_commits_on_success(database: Database, db_session: As
 
 
 @pytest.mark.parity("transaction() rolls back on error")
-async def test_transaction_rolls_back_on_error(database: Database, db_session: AsyncSession) -> None:
+async def test_transaction_rolls_back_on_error(
+    database: Database, db_session: AsyncSession
+) -> None:
     calls: list[str] = []
     with pytest.raises(Boom):
         async with database.transaction() as session:

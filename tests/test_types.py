@@ -46,7 +46,7 @@ async def test_aware_datetime_round_trips_as_utc(db_session: AsyncSession) -> No
 
 @pytest.mark.parity("naive datetime refused")
 async def test_naive_datetime_is_refused(db_session: AsyncSession) -> None:
-    db_session.add(Item(happened_at=datetime(2024, 5, 1, 12, 30)))  # noqa: DTZ001
+    db_session.add(Item(happened_at=datetime(2024, 5, 1, 12, 30)))
     with pytest.raises(StatementError, match="naive datetime refused") as caught:
         await db_session.flush()
     assert isinstance(caught.value.orig, ValueError)
@@ -83,7 +83,10 @@ async def test_stored_datetimes_compare_equal_in_where(db_session: AsyncSession)
 async def test_datetime_comparison_uses_the_instant(db_session: AsyncSession) -> None:
     base = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
     db_session.add_all(
-        [Item(happened_at=base + timedelta(minutes=m, microseconds=u)) for m, u in [(0, 0), (0, 1), (30, 0)]]
+        [
+            Item(happened_at=base + timedelta(minutes=m, microseconds=u))
+            for m, u in [(0, 0), (0, 1), (30, 0)]
+        ]
     )
     await db_session.flush()
     count = select(func.count()).select_from(Item)
@@ -131,7 +134,9 @@ async def test_decimal_sums_in_sql_are_exact(db_session: AsyncSession) -> None:
 
 @pytest.mark.parity("Decimal with too many places refused")
 @pytest.mark.parametrize("price", [Decimal("1.234"), Decimal("12345678901.00")])
-async def test_decimal_that_does_not_fit_is_refused(db_session: AsyncSession, price: Decimal) -> None:
+async def test_decimal_that_does_not_fit_is_refused(
+    db_session: AsyncSession, price: Decimal
+) -> None:
     db_session.add(Item(price=price))
     with pytest.raises(StatementError) as caught:
         await db_session.flush()
@@ -165,7 +170,9 @@ PAYLOAD = {"name": "x", "nested": {"list": [1, 2.5, "three", None, True], "empty
 async def test_json_round_trips(db_session: AsyncSession) -> None:
     db_session.add(item := Item(payload=PAYLOAD, tags=["a", {"b": [1]}]))
     await db_session.flush()
-    row = (await db_session.execute(select(Item.payload, Item.tags).where(Item.id == item.id))).one()
+    row = (
+        await db_session.execute(select(Item.payload, Item.tags).where(Item.id == item.id))
+    ).one()
     assert row.payload == PAYLOAD
     assert row.tags == ["a", {"b": [1]}]
 
@@ -212,7 +219,9 @@ async def test_uuid_is_native_on_postgres(db_session: AsyncSession) -> None:
 async def test_enum_is_stored_by_value(db_session: AsyncSession) -> None:
     db_session.add(item := Item(color=Color.GREEN))
     await db_session.flush()
-    raw = await db_session.scalar(text("SELECT color FROM parity_items WHERE id = :id"), {"id": item.id})
+    raw = await db_session.scalar(
+        text("SELECT color FROM parity_items WHERE id = :id"), {"id": item.id}
+    )
     assert raw == "green"
     assert await db_session.scalar(select(Item.color).where(Item.id == item.id)) is Color.GREEN
 
@@ -220,7 +229,9 @@ async def test_enum_is_stored_by_value(db_session: AsyncSession) -> None:
 @pytest.mark.parity("enum CHECK refuses an unknown value")
 async def test_enum_check_refuses_unknown_raw_value(db_session: AsyncSession) -> None:
     with pytest.raises(CheckViolation):
-        await db_session.execute(text("INSERT INTO parity_items (quantity, active, color) VALUES (0, true, 'blue')"))
+        await db_session.execute(
+            text("INSERT INTO parity_items (quantity, active, color) VALUES (0, true, 'blue')")
+        )
 
 
 @pytest.mark.parity("booleans")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,8 @@ from app.stats import read_stats
 from core.database import DatabaseUnavailableError, SessionDep, get_database, install_error_handlers
 
 __all__ = ["HEALTH_TIMEOUT", "create_app"]
+
+logger = logging.getLogger("app")
 
 HEALTH_TIMEOUT = 2.0
 
@@ -47,7 +50,8 @@ async def health(response: Response) -> Health:
     database = get_database()
     try:
         await database.ping(timeout=HEALTH_TIMEOUT)
-    except (DatabaseUnavailableError, sa_exc.DBAPIError):
+    except (DatabaseUnavailableError, sa_exc.DBAPIError) as exc:
+        logger.warning("health check failed: %s", type(exc).__name__)
         response.status_code = 503
         return Health(status="unavailable", database=database.dialect)
     return Health(status="ok", database=database.dialect)

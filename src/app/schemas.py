@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.models import EMAIL_LENGTH, KIND_LENGTH
+from app.fields import Email, Kind, Name, Payload, Secret, TokenName
 
 __all__ = [
     "EventCreate",
@@ -35,57 +27,6 @@ __all__ = [
 
 DEFAULT_TOKEN_DAYS = 30
 MAX_TOKEN_DAYS = 365
-
-
-def _no_nul(value: str) -> str:
-    # Postgres text cannot hold NUL while SQLite can: refuse it on both, as a 422.
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed")
-    return value
-
-
-def _portable_json(value: Any) -> Any:
-    # JSONB refuses NaN/Infinity and NUL characters that SQLite's JSON text would
-    # keep: refusing them here makes both backends answer the same 422.
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("NaN and Infinity are not JSON")
-    if isinstance(value, str):
-        _no_nul(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_nul(str(key))
-            _portable_json(item)
-    elif isinstance(value, list):
-        for item in value:
-            _portable_json(item)
-    return value
-
-
-def _check_email(value: str) -> str:
-    # A light shape check: the address is only an identifier here, never mailed.
-    local, at, domain = value.rpartition("@")
-    if not at or not local or "." not in domain.strip(".") or " " in value:
-        raise ValueError("not an email address")
-    return value.lower()
-
-
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=EMAIL_LENGTH),
-    AfterValidator(_no_nul),
-    AfterValidator(_check_email),
-]
-Kind = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=KIND_LENGTH),
-    AfterValidator(_no_nul),
-]
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_nul),
-]
-Payload = Annotated[dict[str, Any], AfterValidator(_portable_json)]
 
 
 class _Identified(Protocol):
@@ -141,12 +82,7 @@ class TokenCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: (
-        Annotated[
-            str, StringConstraints(strip_whitespace=True, max_length=100), AfterValidator(_no_nul)
-        ]
-        | None
-    ) = None
+    name: TokenName | None = None
     days: int = Field(default=DEFAULT_TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS)
 
     @property
@@ -205,7 +141,7 @@ class TokenCheck(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    secret: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    secret: Secret
 
 
 class Health(BaseModel):

@@ -56,12 +56,19 @@ class EventStreamResponse(StreamingResponse):
             group.cancel_scope.cancel()
 
 
-async def _missed(user_id: int, last_event_id: int) -> list[EventRead]:
-    async with transaction() as session:
-        rows = await EventRepository(session).list(
-            user_id=user_id, after_id=last_event_id, limit=MAX_PAGE_SIZE
-        )
-        return [EventRead.model_validate(row) for row in rows]
+async def _missed(user_id: int, after_id: int) -> AsyncIterator[EventRead]:
+    # One short transaction per page: no session is held while the client reads.
+    while True:
+        async with transaction() as session:
+            rows = await EventRepository(session).list(
+                user_id=user_id, after_id=after_id, limit=MAX_PAGE_SIZE
+            )
+            page = [EventRead.model_validate(row) for row in rows]
+        for event in page:
+            yield event
+        if len(page) < MAX_PAGE_SIZE:
+            return
+        after_id = page[-1].id
 
 
 async def stream_user_events(
@@ -74,7 +81,7 @@ async def stream_user_events(
         yield f"retry: {RETRY_MS}\n\n"
         replayed: set[int] = set()
         if last_event_id is not None:
-            for event in await _missed(user_id, last_event_id):
+            async for event in _missed(user_id, last_event_id):
                 replayed.add(event.id)
                 yield _frame(event)
         iterator = aiter(messages)

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.fields import MAX_JSON_DEPTH
 from core.database import Database, set_database
 
 
@@ -207,6 +208,25 @@ async def test_invalid_event_body_is_422_on_both_backends(
         f"/users/{ann['id']}/events", content=raw, headers={"content-type": "application/json"}
     )
     assert response.status_code == 422, response.text
+
+
+def nested(depth: int) -> dict[str, Any]:
+    payload: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth - 1):
+        payload = {"a": payload}
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("depth", "status"), [(MAX_JSON_DEPTH, 201), (MAX_JSON_DEPTH + 1, 422), (500, 422)]
+)
+async def test_payload_nesting_is_bounded(
+    client: httpx.AsyncClient, depth: int, status: int
+) -> None:
+    ann = await make_user(client)
+    body = {"kind": "deep", "payload": nested(depth)}
+    response = await client.post(f"/users/{ann['id']}/events", json=body)
+    assert response.status_code == status
 
 
 # --- stats and health --------------------------------------------------------------------

@@ -202,3 +202,22 @@ async def test_response_stops_at_disconnect_on_any_asgi_version() -> None:
     async with asyncio.timeout(STREAM_DEADLINE):
         await EventStreamResponse(idle_stream())(scope, receive, send)
     assert released.is_set()
+
+
+async def test_replay_covers_every_missed_page(
+    monkeypatch: pytest.MonkeyPatch, db_session: AsyncSession, user: User
+) -> None:
+    monkeypatch.setattr(app.sse, "MAX_PAGE_SIZE", 2)
+    user_id = user.id
+    events = EventRepository(db_session)
+    ids = [(await events.create(user_id, kind="k", payload={"n": n})).id for n in range(6)]
+    await db_session.commit()
+
+    broadcaster = InMemoryBroadcaster()
+    stream = stream_user_events(broadcaster, user_id, last_event_id=ids[0])
+    async with asyncio.timeout(STREAM_DEADLINE):
+        assert await anext(stream) == "retry: 3000\n\n"
+        frames = [await anext(stream) for _ in ids[1:]]
+        await stream.aclose()
+    assert [int(frame.split("\n")[0].removeprefix("id: ")) for frame in frames] == ids[1:]
+    assert broadcaster.subscriber_count() == 0

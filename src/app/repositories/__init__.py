@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, require_user
 from app.repositories.events import EventRepository
 from app.repositories.tokens import TokenRepository, hash_secret
 from app.repositories.users import UserRepository
@@ -14,4 +14,5 @@ __all__ = [
     "TokenRepository",
     "UserRepository",
     "hash_secret",
+    "require_user",
 ]

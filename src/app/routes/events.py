@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from app.deps import MAX_ID, AfterId, BroadcasterDep, Limit, RowId
-from app.repositories import DEFAULT_PAGE_SIZE, EventRepository
-from app.repositories.base import require_user
+from app.repositories import DEFAULT_PAGE_SIZE, EventRepository, require_user
 from app.schemas import EventCreate, EventRead, Page
 from app.sse import EventStreamResponse, events_channel, stream_user_events
 from core.database import SessionDep, on_commit, transaction

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException
 
 from app.deps import AfterId, Limit, RowId
-from app.repositories import DEFAULT_PAGE_SIZE, TokenRepository
-from app.repositories.base import require_user
+from app.repositories import DEFAULT_PAGE_SIZE, TokenRepository, require_user
 from app.schemas import IssuedToken, Page, TokenCheck, TokenCreate, TokenRead
 from core.database import SessionDep
 

@@ -45,8 +45,6 @@ _PG_DETAIL_COLUMNS = re.compile(r"Key \((?P<columns>[^)]*)\)=")
 # Failures that mean "the server could not be reached", as opposed to a bad query.
 _UNREACHABLE = (OSError, socket.gaierror, asyncio.TimeoutError, TimeoutError)
 _PG_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "28", "3D", "57P")
-
-
 # Postgres quotes values in DETAIL ("Key (email)=(a@b.c) already exists.", "Failing row
 # contains (...)."), and asyncpg in its client-side encoding errors ("invalid input for
 # query argument $1: 'a@b.c' (...)"): hide_parameters=True does not reach either.

@@ -49,8 +49,13 @@ def run_migrations(target_metadata: MetaData, *, config: Config | None = None) -
     log.info("database %s", mask_url(url))
     if context.is_offline_mode():
         _migrate_offline(url, target_metadata)
-    else:
-        run_blocking(_migrate_online(url, target_metadata))
+        return
+    if is_memory_sqlite(url):
+        raise ConfigurationError(
+            "an in-memory SQLite database lives in one connection and would vanish after "
+            "the migration; use core.database.migrations.upgrade_engine(engine)"
+        )
+    run_blocking(_migrate_online(url, target_metadata))
 
 
 def resolve_url(config: Config) -> URL:
@@ -98,11 +103,6 @@ def _migrate_offline(url: URL, target_metadata: MetaData) -> None:
 
 
 async def _migrate_online(url: URL, target_metadata: MetaData) -> None:
-    if is_memory_sqlite(url):
-        raise ConfigurationError(
-            "an in-memory SQLite database lives in one connection and would vanish after "
-            "the migration; use core.database.migrations.upgrade_engine(engine)"
-        )
     settings = get_settings()
     # A migration may rewrite a big table: no statement timeout, and a name that
     # tells a DBA who holds the locks.

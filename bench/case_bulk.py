@@ -1,0 +1,92 @@
+"""Case 4: loading many rows into a TimestampMixin table, five ways."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, text
+
+from bench.drivers import Drivers
+from bench.harness import Measured, Variant, interleave
+from bench.schema import BulkRow, bulk_rows, stdlib_sqlite
+from core.database import bulk_insert
+
+__all__ = ["run"]
+
+COLUMNS = ("name", "email", "score", "rank", "active", "created_at", "updated_at")
+
+
+async def run(d: Drivers, *, rows: int, rounds: int) -> list[Measured]:
+    """ORM add_all vs Core insert() vs bulk_insert vs the driver's own fastest load."""
+    data = bulk_rows(rows)
+    db = d.db
+
+    async def empty() -> None:
+        async with db.transaction() as session:
+            await session.execute(text(f"DELETE FROM {BulkRow.__tablename__}"))
+
+    async def orm() -> None:
+        async with db.transaction() as session:
+            session.add_all([BulkRow(**row) for row in data])
+            await session.flush()
+
+    async def core() -> None:
+        async with db.transaction() as session:
+            await session.execute(insert(BulkRow), data)
+
+    async def toolkit() -> None:
+        async with db.transaction() as session:
+            await bulk_insert(session, BulkRow, data)
+
+    variants = [
+        _floor(d, data),
+        Variant("toolkit `bulk_insert`", toolkit, reset=empty),
+        Variant("Core `insert()` + list of dicts", core, reset=empty),
+        Variant("ORM `add_all` + `flush`", orm, reset=empty),
+    ]
+    return await interleave(variants, rounds=rounds, batch=1, warmup=0)
+
+
+def _floor(d: Drivers, data: list[dict[str, Any]]) -> Variant:
+    if d.backend.dialect == "postgresql":
+
+        async def copy() -> None:
+            now = datetime.now(UTC)
+            records = [
+                (r["name"], r["email"], r["score"], r["rank"], r["active"], now, now) for r in data
+            ]
+            async with d.pg.acquire() as connection, connection.transaction():
+                await connection.copy_records_to_table(
+                    BulkRow.__tablename__, records=records, columns=COLUMNS
+                )
+
+        async def empty_pg() -> None:
+            async with d.pg.acquire() as connection:
+                await connection.execute(f"TRUNCATE {BulkRow.__tablename__}")
+
+        return Variant(
+            "asyncpg `copy_records_to_table` (floor)", copy, baseline=True, reset=empty_pg
+        )
+    connection = stdlib_sqlite(d.backend.path)
+    table = BulkRow.__tablename__
+    sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+    async def executemany() -> None:
+        # Blocking on purpose: this is the floor, the stdlib module without any wrapper.
+        now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
+        records = [
+            (r["name"], r["email"], r["score"], r["rank"], r["active"], now, now) for r in data
+        ]
+        connection.execute("BEGIN")
+        connection.executemany(sql, records)
+        connection.execute("COMMIT")
+
+    async def empty_lite() -> None:
+        connection.execute(f"DELETE FROM {table}")
+        await asyncio.sleep(0)
+
+    return Variant(
+        "stdlib `sqlite3.executemany` (floor)", executemany, baseline=True, reset=empty_lite
+    )

@@ -1,0 +1,227 @@
+"""Render a run as docs/benchmarks.md (every number) and docs/benchmarks-summary.md (headlines)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bench.case_http import CONCURRENCY, HttpMeasured
+from bench.harness import Measured, ratio_of
+from bench.schema import Backend
+
+__all__ = ["Run", "render", "summary"]
+
+
+@dataclass
+class Run:
+    """Everything one `python -m bench` measured."""
+
+    started: datetime
+    quick: bool
+    settings: dict[str, int]
+    env: list[tuple[str, str]]
+    backends: list[Backend]
+    session: dict[str, list[Measured]] = field(default_factory=dict)
+    fetch_all: dict[str, list[Measured]] = field(default_factory=dict)
+    fetch_one: dict[str, list[Measured]] = field(default_factory=dict)
+    http: dict[str, list[HttpMeasured]] = field(default_factory=dict)
+    bulk: dict[str, list[Measured]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def label(self, key: str) -> str:
+        return next(b.label for b in self.backends if b.key == key)
+
+
+@dataclass
+class Target:
+    """One target of the issue, checked against this run."""
+
+    text: str
+    measured: str
+    met: bool
+
+
+X = "\N{MULTIPLICATION SIGN}"
+TO = " \N{EN DASH} "
+
+
+def _time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+def _op_table(rows: list[Measured], *, per: int = 0) -> list[str]:
+    head = f"| variant | median per op | min{TO}max | {X} baseline (time) |"
+    rule = "|---|---:|---:|---:|"
+    if per:
+        head, rule = head + " rows/s (median) |", rule + "---:|"
+    lines = [head, rule]
+    for m in rows:
+        cells = [
+            m.name + (f" ({m.note})" if m.note else ""),
+            _time(m.median),
+            f"{_time(min(m.per_op))}{TO}{_time(max(m.per_op))}",
+            "**1.00** (baseline)" if m.baseline else f"**{m.ratio:.2f}**",
+        ]
+        if per:
+            cells.append(f"{per / m.median:,.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _http_table(servers: list[HttpMeasured]) -> list[str]:
+    lines = [
+        f"| server | req/s median (min{TO}max) | req/s vs baseline | p50 | p99 | p99/p50 "
+        "| errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in servers:
+        p50, p99 = statistics.median(s.p50), statistics.median(s.p99)
+        ratio = "**1.00** (baseline)" if s.baseline else f"**{s.ratio:.2f}**"
+        rps = f"{statistics.median(s.rps):,.0f} ({min(s.rps):,.0f}{TO}{max(s.rps):,.0f})"
+        lines.append(
+            f"| {s.name} (`{s.target}`) | {rps} | {ratio} | {_ms(p50)} | {_ms(p99)} "
+            f"| {p99 / p50:.1f} | {s.errors} |"
+        )
+    return lines
+
+
+def _find(rows: list[Measured], prefix: str) -> Measured:
+    return next(m for m in rows if m.name.startswith(prefix))
+
+
+def targets(run: Run) -> list[Target]:
+    """The issue's targets, each with this run's number."""
+    found: list[Target] = []
+    for key, rows in run.session.items():
+        r = _find(rows, "toolkit").ratio
+        text = f"1. session within 1.05{X} of the bare session ({run.label(key)})"
+        found.append(Target(text, f"{r:.2f}{X}", r <= 1.05))
+    raw = (("fetch_all", run.fetch_all, 1.25), ("fetch_one", run.fetch_one, 1.5))
+    for name, by_backend, limit in raw:
+        if "postgres" in by_backend:
+            r = _find(by_backend["postgres"], "toolkit").ratio
+            text = f"2. `{name}` within {limit}{X} of asyncpg to dicts (Postgres)"
+            found.append(Target(text, f"{r:.2f}{X}", r <= limit))
+    for key, servers in run.http.items():
+        toolkit = servers[0]
+        p50, p99 = statistics.median(toolkit.p50), statistics.median(toolkit.p99)
+        text = f"3. route req/s at least 1/1.05 of the hand-written route ({run.label(key)})"
+        found.append(Target(text, f"{toolkit.ratio:.2f}{X}", toolkit.ratio >= 1 / 1.05))
+        text = (
+            f"3. zero errors, p99 within 10{X} p50 at {CONCURRENCY} connections ({run.label(key)})"
+        )
+        measured = f"{toolkit.errors} errors, p99/p50 {p99 / p50:.1f}"
+        found.append(Target(text, measured, toolkit.errors == 0 and p99 <= 10 * p50))
+    for key, rows in run.bulk.items():
+        floor = next(m for m in rows if m.baseline).name.split(" (")[0]
+        bulk = _find(rows, "toolkit")
+        speed = 1 / bulk.ratio
+        text = f"4. `bulk_insert` at least 0.8{X} the rows/s of {floor} ({run.label(key)})"
+        found.append(Target(text, f"{speed:.2f}{X}", speed >= 0.8))
+        orm = _find(rows, "ORM")
+        gain = statistics.median(ratio_of(orm.per_op, bulk.per_op))
+        text = f"4. `bulk_insert` at least 10{X} faster than ORM `add_all` ({run.label(key)})"
+        found.append(Target(text, f"{gain:.1f}{X}", gain >= 10))
+    return found
+
+
+def render(run: Run) -> str:
+    """The full report."""
+    s = run.settings
+    out = [
+        "# Benchmarks",
+        "",
+        f"Generated by `nox -s bench` (`python -m bench{' --quick' if run.quick else ''}`) on "
+        f"{run.started:%Y-%m-%d %H:%M} UTC in {run.seconds / 60:.1f} min. Do not edit by hand.",
+        "",
+        "**Ratios are the result; absolute times are context.** Within each case the variants",
+        "run interleaved (A B C, then C B A, ...) for several rounds; a variant's ratio is the",
+        "median over rounds of its time divided by its baseline's time *in the same round*, so",
+        "noise from the shared machine mostly cancels. Lower is better for times and ratios of",
+        "times; for HTTP higher req/s is better.",
+        "",
+        "Postgres runs durable (fsync and synchronous_commit on), as in production; SQLite files",
+        "run in WAL mode with synchronous=NORMAL, the toolkit's settings, also for the raw floors.",
+        "",
+        "## Environment",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in run.env),
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---:|:---:|",
+        *(f"| {t.text} | {t.measured} | {'yes' if t.met else '**no**'} |" for t in targets(run)),
+        "",
+        "## 1. Per-request unit of work",
+        "",
+        "Checkout, primary-key get of a user, commit, close: the toolkit's",
+        "`get_database().transaction()` (what `Depends(get_session)` runs) against the same",
+        "written by hand on a bare `async_sessionmaker` whose engine has the toolkit's pool",
+        "size (and pre-ping on Postgres), and the raw driver as the floor.",
+        f"{s['session_rounds']} rounds {X} {s['session_batch']} operations per variant.",
+    ]
+    for key, rows in run.session.items():
+        out += ["", f"### {run.label(key)}", "", *_op_table(rows)]
+    out += [
+        "",
+        "## 2. Raw helpers",
+        "",
+        f"`fetch_all` of 1,000 rows {X} 10 columns and `fetch_one` of one row by key, as dicts,",
+        "each in its own transaction (the helpers' default), against the driver's own rows",
+        "turned into dicts (the floor) and SQLAlchemy Core `text()` with `.mappings()`.",
+        f"{s['raw_rounds']} rounds {X} {s['all_batch']} (fetch_all) or {s['one_batch']} "
+        "(fetch_one) operations.",
+    ]
+    for title, by_backend in (("fetch_all", run.fetch_all), ("fetch_one", run.fetch_one)):
+        for key, rows in by_backend.items():
+            out += ["", f"### `{title}` — {run.label(key)}", "", *_op_table(rows)]
+    out += [
+        "",
+        "## 3. HTTP: one user by id",
+        "",
+        "`GET /users/{id}` (ids cycle over 1,000 users), each server a single uvicorn process",
+        f"on 127.0.0.1 with the default pool; load from a separate process: {s['http_requests']:,}",
+        f"requests per round at a fixed concurrency of {CONCURRENCY} keep-alive connections,",
+        f"{s['http_rounds']} rounds after a warm-up. SQLite in memory is left out: each server",
+        "process would hold a database of its own.",
+    ]
+    for key, servers in run.http.items():
+        out += ["", f"### {run.label(key)}", "", *_http_table(servers)]
+    out += [
+        "",
+        "## 4. Bulk insert",
+        "",
+        f"{s['bulk_rows']:,} rows into a table with `TimestampMixin` (five values per row plus",
+        "the two timestamps), one transaction per load, the table emptied (untimed) before each.",
+        f"{s['bulk_rounds']} rounds.",
+    ]
+    for key, rows in run.bulk.items():
+        out += ["", f"### {run.label(key)}", "", *_op_table(rows, per=s["bulk_rows"])]
+    return "\n".join(out) + "\n"
+
+
+def summary(run: Run) -> str:
+    """A short README section: the headline ratios of this run."""
+    lines = [
+        "## Benchmarks",
+        "",
+        "Measured side by side in one run (`nox -s bench`; every number and the machine in",
+        "[docs/benchmarks.md](docs/benchmarks.md)). Ratios, not absolute times, are the result.",
+        "",
+        "| target | measured | met |",
+        "|---|---:|:---:|",
+        *(f"| {t.text} | {t.measured} | {'yes' if t.met else 'no'} |" for t in targets(run)),
+    ]
+    return "\n".join(lines) + "\n"
