@@ -141,16 +141,10 @@ def migrations(session: nox.Session) -> None:
     session.run(*WITH_POSTGRES, *roundtrip, env={"APP_ENV": "test"})
 
 
-def _demo_schema(session: nox.Session) -> None:
-    # The demo's only schema step: create_all for now, `alembic upgrade head` once the
-    # app's migrations exist.
-    session.run("python", "-m", "app.create_schema")
-
-
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """Serve the reference app on DATABASE_URL (default ./app.db), port DEMO_PORT or 8000."""
+    """Migrate and serve the reference app on DATABASE_URL (default ./app.db), port DEMO_PORT."""
     _install(session, "fastapi")
-    _demo_schema(session)
+    session.run("alembic", "upgrade", "head")
     port = os.environ.get("DEMO_PORT", "8000")
     session.run("uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", port, *session.posargs)

@@ -6,13 +6,16 @@ Fixtures come from the toolkit's own pytest plugin (core.database.testing.plugin
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import MetaData
+from sqlalchemy.engine import URL
 
 import app.models  # noqa: F401  (registers the app's tables)
-from core.database import Base
+from core.database import Base, create_engine, parse_database_url
 from tests.models import TestBase
 
 
@@ -25,6 +28,41 @@ def database_metadata() -> Sequence[MetaData]:
 def dialect(database_url: str) -> str:
     """`sqlite` or `postgresql`: the backend this run is proving."""
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def postgres_scratch(database_url: str) -> AsyncIterator[URL | None]:
+    """On Postgres, `<name>_scratch_test` beside the suite's database; dropped afterwards."""
+    url = parse_database_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        yield None
+        return
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    quoted = admin.dialect.identifier_preparer.quote(f"{url.database}_scratch_test")
+    try:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+            await connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        yield url.set(database=f"{url.database}_scratch_test")
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await admin.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def scratch(postgres_scratch: URL | None, tmp_path: Path) -> URL:
+    """An empty database on this run's backend whose commits are real (not rolled back)."""
+    if postgres_scratch is None:
+        return URL.create("sqlite+aiosqlite", database=str(tmp_path / "scratch_test.db"))
+    engine = create_engine(postgres_scratch)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            await connection.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        await engine.dispose()
+    return postgres_scratch
 
 
 _ONLY_ON = {"sqlite_only": "sqlite", "postgres_only": "postgresql"}

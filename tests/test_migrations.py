@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from alembic import command
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
@@ -37,7 +36,6 @@ from core.database import (
     UTCDateTime,
     create_engine,
     new_metadata,
-    parse_database_url,
 )
 from core.database.migrations import (
     ForeignKeyCheckError,
@@ -117,38 +115,6 @@ def downgrade() -> None:
 
 
 # --- scratch databases ---------------------------------------------------------------
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def postgres_scratch(database_url: str) -> AsyncIterator[URL | None]:
-    """On Postgres, `<name>_mig_test` next to the suite's database; dropped afterwards."""
-    url = parse_database_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        yield None
-        return
-    name = f"{url.database}_mig_test"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    quoted = admin.dialect.identifier_preparer.quote(name)
-    try:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-            await connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
-        yield url.set(database=name)
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-    finally:
-        await admin.dispose()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def scratch(postgres_scratch: URL | None, tmp_path: Path) -> URL:
-    """An empty database on this run's backend."""
-    if postgres_scratch is None:
-        return sqlite_file(tmp_path / "scratch_test.db")
-    async with connect(postgres_scratch) as connection:
-        await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-        await connection.exec_driver_sql("CREATE SCHEMA public")
-    return postgres_scratch
 
 
 @pytest.fixture

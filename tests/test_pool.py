@@ -1,4 +1,4 @@
-"""The engine's pool serves waiting checkouts first come, first served, and loses nothing."""
+"""The engine's pool: first come, first served, loses nothing, pings only rested connections."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.database import create_engine
-from core.database.pool import FairAsyncQueuePool
+from core.database import Database, create_engine
+from core.database import pool as pool_module
+from core.database.pool import PING_AFTER_IDLE, FairAsyncQueuePool
 
 
 @pytest.fixture
@@ -91,3 +93,40 @@ async def test_a_connection_handed_to_a_cancelled_waiter_goes_to_the_next(
         await second_task
     assert served == ["second"]
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def _terminate(database: Database, pid: int) -> None:
+    async with database.engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+        for _ in range(1000):
+            await connection.commit()  # pg_stat_activity is a snapshot per transaction
+            if not await connection.scalar(alive, {"pid": pid}):
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"backend {pid} did not exit")
+
+
+@pytest.mark.postgres_only(reason="only a server connection can die while it rests in the pool")
+async def test_a_rested_connection_is_pinged_and_replaced_if_dead(
+    database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    backend_pid = text("SELECT pg_backend_pid()")
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(backend_pid)
+        await _terminate(database, first)
+        # Used a moment ago: handed out without a ping, so the dead connection shows.
+        with pytest.raises(sa_exc.DBAPIError):
+            async with engine.connect() as connection:
+                await connection.scalar(backend_pid)
+        async with engine.connect() as connection:
+            second = await connection.scalar(backend_pid)
+        await _terminate(database, second)
+        real_now = pool_module._now
+        monkeypatch.setattr(pool_module, "_now", lambda: real_now() + 2 * PING_AFTER_IDLE)
+        async with engine.connect() as connection:  # rested: pinged, found dead, replaced
+            assert await connection.scalar(backend_pid) not in (first, second)
+    finally:
+        await engine.dispose()

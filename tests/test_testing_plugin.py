@@ -23,6 +23,8 @@ from core.database import (
     transaction,
 )
 from core.database.testing import OuterTransactionEndedError, make_client, rollback_after
+from core.database.testing.schema import as_metadata_list, load_object
+from tests import models
 from tests.models import Parent
 
 
@@ -130,3 +132,21 @@ async def test_ending_the_outer_transaction_is_reported(database: Database) -> N
     with pytest.raises(OuterTransactionEndedError, match="commit through a session"):
         async with rollback_after(database) as connection:
             await connection.commit()
+
+
+def test_public_names_are_exported_and_sorted() -> None:
+    import core.database.testing as testing
+
+    assert testing.__all__ == sorted(testing.__all__)
+    assert all(getattr(testing, name) is not None for name in testing.__all__)
+
+
+def test_ini_names_resolve_to_metadata() -> None:
+    metadata = models.TestBase.metadata
+    assert load_object("tests.models:TestBase.metadata") is metadata
+    assert as_metadata_list(models.TestBase) == [metadata]
+    assert as_metadata_list([metadata, models.TestBase]) == [metadata, metadata]
+    with pytest.raises(ValueError, match=r"package\.module:attribute"):
+        load_object("tests.models")
+    with pytest.raises(TypeError, match="MetaData"):
+        as_metadata_list("tests.models:TestBase")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -16,23 +16,23 @@ from core.database.url import is_memory_sqlite, mask_url
 __all__ = ["dump", "restore"]
 
 
-async def dump(url: URL, target: Path) -> Path:
-    """Write a consistent copy of the database at `url` to `target`."""
+def dump(url: URL, target: Path) -> Path:
+    """Write a consistent copy of the database at `url` to `target` (blocking)."""
     if url.get_backend_name() == "sqlite":
-        await asyncio.to_thread(_sqlite_copy, _sqlite_path(url), target)
+        _sqlite_copy(_sqlite_path(url), target)
     else:
-        await _run_pg("pg_dump", url, "--format=custom", "--no-owner", f"--file={target}")
+        _run_pg("pg_dump", url, "--format=custom", "--no-owner", f"--file={target}")
     return target
 
 
-async def restore(url: URL, source: Path) -> None:
-    """Replace the contents of the database at `url` with the dump in `source`."""
+def restore(url: URL, source: Path) -> None:
+    """Replace the contents of the database at `url` with the dump in `source` (blocking)."""
     if not source.exists():
         raise ConfigurationError(f"no dump file at {source}")
     if url.get_backend_name() == "sqlite":
-        await asyncio.to_thread(_sqlite_copy, source, _sqlite_path(url))
+        _sqlite_copy(source, _sqlite_path(url))
     else:
-        await _run_pg("pg_restore", url, "--clean", "--if-exists", "--no-owner", str(source))
+        _run_pg("pg_restore", url, "--clean", "--if-exists", "--no-owner", str(source))
 
 
 def _sqlite_path(url: URL) -> Path:
@@ -53,23 +53,19 @@ def _sqlite_copy(source: Path, target: Path) -> None:
         src.close()
 
 
-async def _run_pg(program: str, url: URL, *args: str) -> None:
+def _run_pg(program: str, url: URL, *args: str) -> None:
     executable = _find_pg_program(program)
     # The password travels in the environment, never on a command line others can read.
     env = {**os.environ, "PGPASSWORD": url.password or ""}
     libpq = url.set(drivername="postgresql", password=None)
     dsn = libpq.render_as_string(hide_password=False)
-    process = await asyncio.create_subprocess_exec(
-        executable,
-        f"--dbname={dsn}",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = subprocess.run(
+        [executable, f"--dbname={dsn}", *args], env=env, capture_output=True, check=False
     )
-    _, stderr = await process.communicate()
     if process.returncode != 0:
-        message = stderr.decode(errors="replace").strip().replace(url.password or "\0", "***")
+        message = (
+            process.stderr.decode(errors="replace").strip().replace(url.password or "\0", "***")
+        )
         raise RuntimeError(f"{program} failed for {mask_url(url)}: {message}")
 
 

@@ -28,10 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    database = Database(args.url) if args.url else Database()
     try:
         if args.command in ("upgrade", "restore") and not args.allow_production:
             _refuse_production(args.command)
+        database = Database(args.url) if args.url else Database()
         return asyncio.run(_run(args, database))
     except (DatabaseError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -50,10 +50,10 @@ async def _run(args: argparse.Namespace, database: Database) -> int:
             )
             print(f"upgraded {database.masked_url} to {args.revision}")
         elif args.command == "dump":
-            await backup.dump(database.url, Path(args.file))
+            await asyncio.to_thread(backup.dump, database.url, Path(args.file))
             print(f"dumped {database.masked_url} to {args.file}")
         elif args.command == "restore":
-            await backup.restore(database.url, Path(args.file))
+            await asyncio.to_thread(backup.restore, database.url, Path(args.file))
             print(f"restored {args.file} into {database.masked_url}")
         return 0
     finally:

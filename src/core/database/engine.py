@@ -11,7 +11,7 @@ from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
 from core.config import Settings, get_settings
 from core.database.driver_errors import connect_or_unavailable, translate_error
-from core.database.pool import FairAsyncQueuePool
+from core.database.pool import FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
@@ -47,6 +47,8 @@ def create_engine(
     event.listen(engine.sync_engine, "do_connect", connect_or_unavailable(shown))
     if parsed.get_backend_name() == "sqlite":
         _install_sqlite_hooks(engine, parsed, settings)
+    elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
+        ping_when_idle(engine)
     return engine
 
 
@@ -79,7 +81,8 @@ def _postgres_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]
         "max_overflow": settings.database_max_overflow,
         "pool_timeout": settings.database_pool_timeout,
         "pool_recycle": settings.database_pool_recycle,
-        "pool_pre_ping": True,
+        # Liveness is checked by ping_when_idle(): pre-ping would cost 3 round trips per checkout.
+        "pool_pre_ping": False,
         "connect_args": connect_args,
     }
 

@@ -16,7 +16,6 @@ transaction(), the raw helpers) joins the same outer transaction while a test ru
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from core.database.base import Base
 from core.database.database import Database, set_database
 from core.database.errors import ConfigurationError
+from core.database.testing.config import (
+    configured_url,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_report_header,
+)
 from core.database.testing.guard import UnsafeDatabaseError, check_test_database
 from core.database.testing.isolation import rollback_after
 from core.database.testing.schema import (
@@ -39,11 +45,11 @@ from core.database.testing.schema import (
     load_object,
     upgrade_schema,
 )
-from core.database.url import mask_url, parse_database_url
 
 if TYPE_CHECKING:
     import httpx
 
+# The hooks live in .config; pytest finds them here, on the registered plugin module.
 __all__ = [
     "app",
     "database",
@@ -52,93 +58,17 @@ __all__ = [
     "db_client",
     "db_connection",
     "db_session",
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_report_header",
 ]
-
-MEMORY_URL = "sqlite+aiosqlite:///:memory:"
-SCHEMA_MODES = ("metadata", "alembic")
-_LOOP_SCOPE_HELP = (
-    "core.database's fixtures share one engine, and so one event loop, across the test"
-    " session; async fixtures must run in that loop too. Add to your pytest configuration"
-    ' ([tool.pytest.ini_options] in pyproject.toml):\n  asyncio_mode = "auto"\n'
-    '  asyncio_default_fixture_loop_scope = "session"'
-)
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("core-database")
-    group.addoption("--database-url", help="database for the tests (default: TEST_DATABASE_URL)")
-    group.addoption(
-        "--database-allow-any",
-        action="store_true",
-        help="allow a database whose name does not say it is a test database",
-    )
-    parser.addini(
-        "core_database_metadata",
-        type="args",
-        default=[],
-        help="module:attr of the MetaData (or Base) to create, e.g. myapp.models:Base.metadata",
-    )
-    parser.addini("core_database_app", default="", help="module:attr of the app for db_client")
-    parser.addini(
-        "core_database_schema",
-        default="metadata",
-        help="how to build the schema: metadata (create_all) or alembic (upgrade head)",
-    )
-    parser.addini(
-        "core_database_alembic_ini", default="alembic.ini", help="alembic.ini for schema=alembic"
-    )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    if config.getini("core_database_schema") not in SCHEMA_MODES:
-        raise pytest.UsageError(f"core_database_schema must be one of {', '.join(SCHEMA_MODES)}")
-    # Unset, pytest-asyncio warns (an INTERNALERROR under filterwarnings=error) without
-    # saying which value works: say it first.
-    if _fixture_loop_scope(config) is None:
-        raise pytest.UsageError(_LOOP_SCOPE_HELP)
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    try:
-        shown = mask_url(parse_database_url(_configured_url(config)))
-    except ConfigurationError as exc:
-        shown = f"invalid URL ({exc})"
-    return f"core.database: {shown} (schema: {config.getini('core_database_schema')})"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # A function-loop async fixture that touches the session-wide engine fails with
-    # "attached to a different loop"; refuse up front, but only if the database is used.
-    uses_database = any("database" in getattr(item, "fixturenames", ()) for item in items)
-    if uses_database and _fixture_loop_scope(config) not in ("session", ""):
-        raise pytest.UsageError(_LOOP_SCOPE_HELP)
-    # Run every async test in the session loop that owns the engine, whatever
-    # asyncio_default_test_loop_scope says.
-    marker = pytest.mark.asyncio(loop_scope="session")
-    for item in items:
-        if pytest_asyncio.is_async_test(item):
-            item.add_marker(marker, append=False)
-
-
-def _fixture_loop_scope(config: pytest.Config) -> str | None:
-    """pytest-asyncio's default fixture loop scope; "" when pytest-asyncio is disabled."""
-    try:
-        scope: str | None = config.getini("asyncio_default_fixture_loop_scope")
-    except ValueError:
-        return ""
-    return scope
-
-
-def _configured_url(config: pytest.Config) -> str:
-    url = config.getoption("--database-url") or os.environ.get("TEST_DATABASE_URL")
-    return str(url or MEMORY_URL)
 
 
 @pytest.fixture(scope="session")
 def database_url(request: pytest.FixtureRequest) -> str:
     """The URL under test; refused unless it is clearly a test database."""
-    url = _configured_url(request.config)
+    url = configured_url(request.config)
     allow = bool(request.config.getoption("--database-allow-any")) or None
     try:
         check_test_database(url, allow_any=allow)
