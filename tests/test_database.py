@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from core.config import Settings, get_settings
@@ -50,7 +51,7 @@ def test_settings_choose_the_database(fresh_settings: pytest.MonkeyPatch) -> Non
 
 
 def test_explicit_settings_are_used() -> None:
-    settings = Settings(database_url="sqlite:///./other.db")  # type: ignore[arg-type]
+    settings = Settings(database_url=SecretStr("sqlite:///./other.db"))
     db = Database(settings=settings)
     assert db.url.database == "./other.db"
     assert db.dialect == "sqlite"

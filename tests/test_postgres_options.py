@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,18 +28,18 @@ KZQKZNC/pLkxExhnuw==
 """
 
 
-def _settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {
+def _settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
         "database_statement_timeout_ms": 30_000,
         "database_application_name": "core-database",
         "database_connect_timeout": 10.0,
         "database_pgbouncer": False,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
-def _args(raw: str, **overrides: object) -> tuple[dict[str, object], dict[str, object]]:
+def _args(raw: str, **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     url, args = postgres_connect_args(parse_database_url(raw), _settings(**overrides))
     return dict(url.query), args
 
@@ -125,9 +126,9 @@ def test_pgbouncer_disables_statement_caches() -> None:
     _query, args = _args("postgres://app:pw@db/app", database_pgbouncer=True)
     assert args["statement_cache_size"] == 0
     assert args["prepared_statement_cache_size"] == 0
-    names = {args["prepared_statement_name_func"]() for _ in range(3)}  # type: ignore[operator]
+    names = {args["prepared_statement_name_func"]() for _ in range(3)}
     assert len(names) == 3
-    assert "statement_timeout" not in args["server_settings"]  # type: ignore[operator]
+    assert "statement_timeout" not in args["server_settings"]
 
 
 def test_unix_socket_host_reaches_asyncpg() -> None:

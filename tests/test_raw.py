@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.database import UniqueViolation, UTCDateTime, execute, fetch_all, fetch_one, fetch_value
+from core.database import (
+    Database,
+    UniqueViolation,
+    UTCDateTime,
+    execute,
+    fetch_all,
+    fetch_one,
+    fetch_value,
+    set_database,
+)
 from tests.models import Item
 
 INSERT = "INSERT INTO parity_parents (name) VALUES (:name)"
@@ -101,3 +112,28 @@ async def test_typed_datetime_parameter_matches_stored_values(db_session: AsyncS
         bindparam("when", type_=UTCDateTime())
     )
     assert await fetch_value(query, {"when": when}) == 1
+
+
+@pytest.mark.parity("raw execute on a real engine commits or rolls back")
+async def test_execute_outside_any_test_transaction(
+    database_url: str, dialect: str, tmp_path: Path
+) -> None:
+    # Real commits, seen from another connection: a file database, or a table of its own.
+    url = f"sqlite+aiosqlite:///{tmp_path}/raw.db" if dialect == "sqlite" else database_url
+    table = f"raw_{secrets.token_hex(4)}"
+    db = Database(url)
+    previous = set_database(db)
+    try:
+        await execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, name VARCHAR(20) UNIQUE)")
+        assert await execute(f"INSERT INTO {table} VALUES (1, :name)", {"name": "a"}) == 1
+        with pytest.raises(UniqueViolation):
+            await execute(f"INSERT INTO {table} VALUES (2, 'b'), (3, :name)", {"name": "a"})
+        async with db.engine.connect() as other:
+            rows = (await other.execute(text(f"SELECT id, name FROM {table}"))).all()
+        assert [tuple(row) for row in rows] == [(1, "a")]
+        assert await fetch_all(f"SELECT name FROM {table}") == [{"name": "a"}]
+        assert await fetch_value(f"SELECT count(*) FROM {table}") == 1
+    finally:
+        await execute(f"DROP TABLE IF EXISTS {table}")
+        set_database(previous)
+        await db.dispose()

@@ -135,7 +135,9 @@ def test_a_fixture_loop_scope_other_than_session_is_a_clear_usage_error(
     host.makepyprojecttoml(
         HOST_CONFIG.replace('asyncio_default_fixture_loop_scope = "session"', setting)
     )
-    result = host.runpytest_subprocess("-p", "no:cacheprovider")
+    # In-process, so no models are imported here: the run stops before any database work.
+    host.makepyfile(test_host="async def test_uses_the_database(db_session):\n    pass\n")
+    result = host.runpytest_inprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [

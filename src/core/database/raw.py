@@ -11,11 +11,12 @@ inside that session's transaction and leaves committing to its owner.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Executable, TextClause, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.database.database import get_database
 
@@ -35,10 +36,24 @@ async def _run(sql: SQL, params: Params, session: AsyncSession | None) -> Any:
     statement = _statement(sql)
     if session is not None:
         return await session.execute(statement, dict(params or {}))
-    async with get_database().transaction() as own:
-        result = await own.execute(statement, dict(params or {}))
-        # Materialise before the transaction ends; the cursor closes with it.
-        return _Buffered(result)
+    database = get_database()
+    engine = database.sessionmaker.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        # Sessions are bound to one connection (a test's transaction): join it.
+        async with database.transaction() as own:
+            return _Buffered(await own.execute(statement, dict(params or {})))
+    # One statement needs no ORM session; on Postgres not even BEGIN and COMMIT, two
+    # round trips: in autocommit mode it commits (or fails) by itself, atomically.
+    async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            buffered = _Buffered(await connection.execute(statement, dict(params or {})))
+        except BaseException:
+            await connection.rollback()
+            raise
+        await connection.commit()
+        return buffered
 
 
 class _Buffered:
@@ -47,9 +62,8 @@ class _Buffered:
     def __init__(self, result: Any) -> None:
         self.rowcount: int = result.rowcount
         self.keys: list[str] = list(result.keys()) if result.returns_rows else []
-        self.rows: list[tuple[Any, ...]] = (
-            [tuple(row) for row in result.all()] if result.returns_rows else []
-        )
+        # Fetched rows no longer need the cursor: keep them as they are, no copy.
+        self.rows: Sequence[Any] = result.all() if result.returns_rows else ()
 
 
 def _dicts(result: Any) -> list[Row]:
@@ -57,8 +71,9 @@ def _dicts(result: Any) -> list[Row]:
         keys, rows = result.keys, result.rows
     else:
         keys, rows = list(result.keys()), result.all()
-    # dict(zip()) is about twice as fast as dict(row._mapping) per row.
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    # dict(zip()) is about twice as fast as dict(row._mapping) per row; zip needs no
+    # strict= (keys and rows come from one result), which alone costs a quarter.
+    return list(map(dict, map(zip, repeat(keys), rows)))
 
 
 async def fetch_all(
