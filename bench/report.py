@@ -105,6 +105,11 @@ def targets(run: Run) -> list[Target]:
         r = _find(rows, "toolkit").ratio
         text = f"1. session within 1.05{X} of the bare session ({run.label(key)})"
         found.append(Target(text, f"{r:.2f}{X}", r <= 1.05))
+        no_ping = [m for m in rows if "pool_pre_ping=False" in m.name]
+        if no_ping:
+            r = statistics.median(ratio_of(_find(rows, "toolkit").per_op, no_ping[0].per_op))
+            text = f"1. (stricter) session within 1.05{X} of a bare session without pre-ping"
+            found.append(Target(f"{text} ({run.label(key)})", f"{r:.2f}{X}", r <= 1.05))
     raw = (("fetch_all", run.fetch_all, 1.25), ("fetch_one", run.fetch_one, 1.5))
     for name, by_backend, limit in raw:
         if "postgres" in by_backend:

@@ -68,7 +68,7 @@ async def bulk_insert(
                 table.name, records=records, columns=names, schema_name=table.schema
             )
         else:
-            await driver.executemany(_insert_sql(table, targets, dialect), list(records))
+            await driver.executemany(_insert_sql(table, targets, dialect), records)
     except (sqlite3.IntegrityError, _pg_integrity_error()) as exc:
         wrapped = sa_exc.IntegrityError(f"bulk insert into {table.name}", None, exc)
         raise _integrity(wrapped, dialect.name) from exc
