@@ -32,7 +32,7 @@ def test_clear_test_databases_are_accepted(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", [PRODUCTION_URL, "sqlite+aiosqlite:///./app.db", "postgresql://u@h/orders"]
+    "url", [PRODUCTION_URL, "sqlite+aiosqlite:////var/lib/app/app.db", "postgresql://u@h/orders"]
 )
 def test_other_databases_are_refused_with_how_to_opt_in(url: str) -> None:
     with pytest.raises(UnsafeDatabaseError) as info:
