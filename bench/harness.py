@@ -28,6 +28,7 @@ class Variant:
     baseline: bool = False
     reset: Op | None = None
     note: str = ""
+    batch: int = 0  # operations per round, if not the case's default
 
 
 @dataclass
@@ -68,7 +69,7 @@ async def interleave(
     for round_no in range(rounds):
         order = list(variants) if round_no % 2 == 0 else list(reversed(variants))
         for variant in order:
-            results[variant.name].per_op.append(await _timed(variant, batch))
+            results[variant.name].per_op.append(await _timed(variant, variant.batch or batch))
     base = next((results[v.name] for v in variants if v.baseline), None)
     if base is not None:
         for measured in results.values():

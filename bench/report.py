@@ -209,12 +209,44 @@ def render(run: Run) -> str:
         "## 4. Bulk insert",
         "",
         f"{s['bulk_rows']:,} rows into a table with `TimestampMixin` (five values per row plus",
-        "the two timestamps), one transaction per load, the table emptied (untimed) before each.",
-        f"{s['bulk_rounds']} rounds.",
+        "the two timestamps), one transaction per load, the table emptied (and on a SQLite",
+        "file the WAL checkpointed) untimed before each. "
+        f"{s['bulk_rounds']} rounds; the floor and `bulk_insert`",
+        "load three times a round, Core and the ORM once.",
     ]
     for key, rows in run.bulk.items():
         out += ["", f"### {run.label(key)}", "", *_op_table(rows, per=s["bulk_rows"])]
-    return "\n".join(out) + "\n"
+    return "\n".join([*out, "", *NOTES]) + "\n"
+
+
+# Where the time goes, from profiles (cProfile) and round-trip counts; see the tables above.
+NOTES = [
+    "## Where the time goes",
+    "",
+    "- **Postgres, per request.** SQLAlchemy's `pool_pre_ping` with asyncpg costs three round",
+    "  trips per checkout (BEGIN, ping, ROLLBACK), more than the query it guards. The toolkit",
+    "  pings only a connection that rested in the pool for over a second (HikariCP and",
+    "  PgBouncer do the same), so a busy pool pays nothing: BEGIN, SELECT, COMMIT remain,",
+    "  against one round trip plus asyncpg's reset on release for the raw floor.",
+    "- **SQLite, per request.** The toolkit opens every transaction with a real",
+    "  `BEGIN IMMEDIATE` (savepoints that roll back, no lost updates); bare SQLAlchemy's",
+    "  legacy pysqlite mode sends no BEGIN before a SELECT at all. That is one more trip to",
+    "  aiosqlite's thread per request (the toolkit sends it in one trip, not three).",
+    "- **SQLite under concurrent load.** Each transaction holds the write lock from BEGIN",
+    "  to COMMIT, so requests take turns, where bare SQLAlchemy's reads run side by side.",
+    "  The turns are first come, first served inside the process (SQLite's own busy",
+    "  handler sleeps and retries without a queue: multi-second tails and 'database is",
+    "  locked' errors under load). Closing the remaining throughput gap needs read-only",
+    "  sessions that begin DEFERRED.",
+    "- **Raw helpers.** Without `session=`, one statement runs on a connection of its own,",
+    "  on Postgres in autocommit (a single statement commits or fails atomically by itself,",
+    "  so BEGIN and COMMIT are two wasted round trips). What is left over the floor is",
+    "  SQLAlchemy's Row objects (about 0.6 µs a row) and the dict per row.",
+    "- **Bulk insert.** `bulk_insert` sends COPY (Postgres) or one `executemany` (SQLite)",
+    "  through the session's own driver connection; values are converted column by column",
+    "  with each type's bind processor, and a value shared by every row (a default, the",
+    "  call's timestamp) is converted once.",
+]
 
 
 def summary(run: Run) -> str:

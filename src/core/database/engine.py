@@ -16,6 +16,7 @@ from core.config import Settings, get_settings
 from core.database.driver_errors import connect_or_unavailable, translate_error
 from core.database.pool import FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
+from core.database.sqlite_turns import TransactionTurns
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
 __all__ = ["create_engine"]
@@ -120,13 +121,22 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
         finally:
             cursor.close()
 
+    turns: TransactionTurns | None = None
+    if not is_memory_sqlite(url) and settings.database_sqlite_begin != "deferred":
+        # Each transaction takes the write lock: queue for it here, not in the busy handler.
+        turns = TransactionTurns(engine, settings.database_sqlite_busy_timeout_ms / 1000)
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Straight to aiosqlite: one trip to its thread, where exec_driver_sql takes three
         # (cursor, execute, close) plus a statement's overhead, on every transaction.
         try:
+            if turns is not None:
+                turns.take(connection)
             await_only(connection.connection.driver_connection.execute(begin))
         except sqlite3.Error as exc:
+            if turns is not None:
+                turns.give_back(connection.connection.record_info)
             raise sa_exc.DBAPIError.instance(
                 begin, None, exc, sqlite3.Error, hide_parameters=True, dialect=connection.dialect
             ) from exc
