@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.database import Database, create_engine
 from core.database import pool as pool_module
 from core.database.pool import PING_AFTER_IDLE, FairAsyncQueuePool
+from tests.support import settle
 
 
 @pytest.fixture
@@ -26,12 +27,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-async def _settle() -> None:
-    # Let every started task run until it blocks on the pool.
-    for _ in range(50):
-        await asyncio.sleep(0)
-
-
 async def _use(engine: AsyncEngine, served: list[str], name: str = "") -> None:
     async with engine.connect():
         served.append(name)
@@ -41,7 +36,7 @@ async def test_waiters_are_served_in_arrival_order(engine: AsyncEngine) -> None:
     served: list[str] = []
     holder = await engine.connect()
     waiters = [asyncio.create_task(_use(engine, served, name)) for name in ("a", "b", "c")]
-    await _settle()
+    await settle()
     await holder.close()
     # The releasing task asks again at once, before any woken waiter has run:
     # it must queue behind them instead of taking the connection back.
@@ -67,7 +62,7 @@ async def test_a_timed_out_waiter_leaves_the_pool_intact(database_url: str) -> N
 async def test_a_cancelled_waiter_leaves_the_pool_intact(engine: AsyncEngine) -> None:
     holder = await engine.connect()
     waiter = asyncio.create_task(_use(engine, []))
-    await _settle()
+    await settle()
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
@@ -84,7 +79,7 @@ async def test_a_connection_handed_to_a_cancelled_waiter_goes_to_the_next(
     served: list[str] = []
     first = asyncio.create_task(_use(engine, served))
     second_task = asyncio.create_task(_use(engine, served, "second"))
-    await _settle()
+    await settle()
     await holder.close()  # hands the connection to `first`, which has not run yet
     first.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
 from core.database import create_engine
+from tests.support import settle
 
 pytestmark = pytest.mark.sqlite_only(reason="the write lock and busy handler are SQLite's")
 
@@ -27,11 +28,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
-
-
-async def _settle() -> None:
-    for _ in range(50):
-        await asyncio.sleep(0)
 
 
 async def _write(engine: AsyncEngine, name: str) -> None:
@@ -51,7 +47,7 @@ async def test_waiting_transactions_take_the_lock_in_arrival_order(engine: Async
     holder = await engine.connect()
     await holder.begin()
     waiters = [asyncio.create_task(_write(engine, name)) for name in ("a", "b", "c")]
-    await _settle()
+    await settle()
     await holder.commit()
     await _write(engine, "late")  # asks again at once: queues behind the waiters
     async with asyncio.timeout(10):

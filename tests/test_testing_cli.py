@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 
 from core.database.testing import postgres
 from core.database.testing.cli import main
+from tests.support import speaks_postgres
 
 # Run by the COMMAND: record what it was given and where the server keeps its files.
 REPORT = """
@@ -57,19 +57,10 @@ def local_server(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.skip("no PostgreSQL server binaries (pg_ctl/initdb): `apt-get install postgresql`")
 
 
-def _speaks_postgres(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            sock.sendall((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
-            return sock.recv(1) in (b"S", b"N")
-    except OSError:
-        return False
-
-
 def _assert_removed(report: dict[str, str]) -> None:
     port = urlsplit(report["database_url"]).port
     assert port is not None
-    assert not _speaks_postgres(port)
+    assert not speaks_postgres(port)
     assert not Path(report["data_directory"]).exists()
 
 

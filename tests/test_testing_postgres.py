@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from core.database.testing.postgres import (
     mask_password,
     throwaway_postgres,
 )
+from tests.support import speaks_postgres
 
 CHECK_URL = (
     "import os,sys; sys.exit(0 if os.environ['TEST_DATABASE_URL']"
@@ -50,16 +50,6 @@ def real_server(monkeypatch: pytest.MonkeyPatch) -> str:
         "neither PostgreSQL server binaries (pg_ctl/initdb) nor a Docker engine are available:"
         " install the server package (e.g. `apt-get install postgresql`) or start Docker"
     )
-
-
-def _speaks_postgres(port: int) -> bool:
-    """True if a PostgreSQL server answers an SSLRequest on 127.0.0.1:port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            sock.sendall((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
-            return sock.recv(1) in (b"S", b"N")
-    except OSError:
-        return False
 
 
 def _psql(url: str, sql: str) -> str | None:
@@ -103,14 +93,14 @@ def test_local_server_runs_and_is_removed_afterwards(
         assert (parts.hostname, parts.path) == ("127.0.0.1", "/app_test")
         port = parts.port
         assert port is not None
-        assert _speaks_postgres(port)
+        assert speaks_postgres(port)
         answer = _psql(url, "SELECT 1, current_database(), current_setting('fsync')")
         data_dir = _psql(url, "SHOW data_directory") if real_server == "local" else None
         if answer is not None:
             assert answer == "1|app_test|off"
         if data_dir is not None:
             assert Path(data_dir).is_dir()
-    assert not _speaks_postgres(port)
+    assert not speaks_postgres(port)
     if data_dir is not None:
         assert not Path(data_dir).parent.exists()
     err = capsys.readouterr().err
@@ -133,7 +123,7 @@ def test_exception_in_body_tears_down_and_propagates(real_server: str) -> None:
         if real_server == "local":
             data_dir = _psql(url, "SHOW data_directory")
         raise Boom
-    assert not _speaks_postgres(port)
+    assert not speaks_postgres(port)
     if data_dir is not None:
         assert not Path(data_dir).parent.exists()
     assert any(line.startswith("stopped PostgreSQL") for line in lines)
