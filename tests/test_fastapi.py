@@ -12,10 +12,19 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.database import SessionDep, get_session, install_error_handlers, on_commit
+from core.database import (
+    Database,
+    SessionDep,
+    fetch_value,
+    get_session,
+    install_error_handlers,
+    on_commit,
+    set_database,
+)
 from tests.models import Item, Parent
 
 COMMITTED: list[str] = []
@@ -112,3 +121,36 @@ async def test_failing_commit_with_error_handlers_is_a_conflict(db_session: Asyn
     assert conflict.json()["detail"].startswith("check violation")
     assert (created.status_code, duplicate.status_code) == (201, 409)
     assert await _parent_names(db_session) == {"carol"}
+
+
+@pytest.mark.parity("get_session: a COMMIT refused by the database is an error response")
+async def test_commit_refused_by_the_database_is_an_error_response(scratch: URL) -> None:
+    # A real database, not the test's savepoint: the deferred foreign key is checked only
+    # by the real COMMIT, which must still happen before the response is sent.
+    # One connection: the check afterwards reuses the one whose COMMIT failed.
+    db = Database(scratch, pool_size=1, max_overflow=0)
+    async with db.transaction() as session:
+        await session.execute(text("CREATE TABLE owners (id INTEGER PRIMARY KEY)"))
+        await session.execute(
+            text(
+                "CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL"
+                " REFERENCES owners (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    app = FastAPI()
+
+    @app.post("/pets", status_code=201)
+    async def create_pet(session: SessionDep) -> dict[str, str]:
+        await session.execute(text("INSERT INTO pets (id, owner_id) VALUES (1, 999)"))
+        return {"status": "accepted by the handler"}
+
+    previous = set_database(db)
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            response = await http.post("/pets")
+        assert response.status_code == 500
+        assert await fetch_value("SELECT count(*) FROM pets") == 0
+    finally:
+        set_database(previous)
+        await db.dispose()

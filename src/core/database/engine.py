@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import event
@@ -109,6 +110,8 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
         InsertmanyvaluesSentinelOpts.AUTOINCREMENT
     )
 
+    _rollback_after_failed_commit(engine.sync_engine.dialect)
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Autocommit at the driver level: pysqlite's legacy mode would not emit BEGIN
@@ -140,3 +143,21 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
             raise sa_exc.DBAPIError.instance(
                 begin, None, exc, sqlite3.Error, hide_parameters=True, dialect=connection.dialect
             ) from exc
+
+
+def _rollback_after_failed_commit(dialect: Any) -> None:
+    # A COMMIT that SQLite refuses (a deferred foreign key, say) leaves the transaction
+    # open, while SQLAlchemy counts it as ended and returns the connection to the pool
+    # without a rollback: the next BEGIN there fails, and its locks stay held. Postgres
+    # ends the transaction itself; here the toolkit does.
+    commit = dialect.do_commit
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        except BaseException:
+            with suppress(Exception):
+                dbapi_connection.rollback()
+            raise
+
+    dialect.do_commit = do_commit
