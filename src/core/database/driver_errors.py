@@ -72,7 +72,11 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
 
             url = mask_url(context.engine.url) if context.engine is not None else "unknown"
             reason = type(cause).__name__
-            return DatabaseUnavailableError(f"database unavailable: {reason}", url=url)
+            return DatabaseUnavailableError(
+                f"database unavailable: {reason}",
+                url=url,
+                connection_invalidated=context.connection is not None and context.is_disconnect,
+            )
     return None
 
 

@@ -42,9 +42,11 @@ class ConfigurationError(DatabaseError, ValueError):
 class DatabaseUnavailableError(DatabaseError):
     """The database could not be reached; `url` is the masked URL that was tried."""
 
-    def __init__(self, message: str, *, url: str) -> None:
+    def __init__(self, message: str, *, url: str, connection_invalidated: bool = False) -> None:
         super().__init__(f"{message} ({url})")
         self.url = url
+        # True when an open connection died midway: the transaction is lost, not committed.
+        self.connection_invalidated = connection_invalidated
 
 
 class NotFoundError(DatabaseError, LookupError):
