@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="1,2,3,4", help="which cases (default: 1,2,3,4)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="default: all three")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--summary", type=Path, default=ROOT / "docs" / "benchmarks-summary.md")
+    parser.add_argument(
+        "--readme", type=Path, default=ROOT / "README.md", help="gets the headline table"
+    )
     args = parser.parse_args(argv)
     cases = set(args.cases.split(","))
     keys = [key for key in args.backends.split(",") if key]
@@ -124,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     run.seconds = time.monotonic() - began
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(run))
-    args.summary.write_text(summary(run))
-    _say(f"wrote {args.out} and {args.summary} in {run.seconds / 60:.1f} min")
+    _replace_between_markers(args.readme, summary(run))
+    _say(f"wrote {args.out} and the headlines in {args.readme} in {run.seconds / 60:.1f} min")
     return 0
 
 
@@ -138,3 +140,14 @@ def _given_postgres() -> str | None:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _replace_between_markers(path: Path, content: str) -> None:
+    # Only the generated part of the README changes; the prose around it is kept.
+    begin, end = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
+    text = path.read_text()
+    head, found, rest = text.partition(begin)
+    _, found_end, tail = rest.partition(end)
+    if not (found and found_end):
+        raise SystemExit(f"{path} lacks the {begin} ... {end} markers")
+    path.write_text(f"{head}{begin}\n{content.strip()}\n{end}{tail}")

@@ -1,4 +1,4 @@
-"""Render a run as docs/benchmarks.md (every number) and docs/benchmarks-summary.md (headlines)."""
+"""Render a run as docs/benchmarks.md (every number) and the README's headline table."""
 
 from __future__ import annotations
 
