@@ -138,10 +138,6 @@ def _given_postgres() -> str | None:
     return url if url.startswith(("postgresql", "postgres:")) else None
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def _replace_between_markers(path: Path, content: str) -> None:
     # Only the generated part of the README changes; the prose around it is kept.
     begin, end = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
@@ -151,3 +147,7 @@ def _replace_between_markers(path: Path, content: str) -> None:
     if not (found and found_end):
         raise SystemExit(f"{path} lacks the {begin} ... {end} markers")
     path.write_text(f"{head}{begin}\n{content.strip()}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
