@@ -45,6 +45,11 @@ class Database:
         return f"Database({mask_url(self.url)!r})"
 
     @property
+    def settings(self) -> Settings:
+        """The settings this database was built with."""
+        return self._settings
+
+    @property
     def masked_url(self) -> str:
         """The URL with the password and secret query values masked."""
         return mask_url(self.url)

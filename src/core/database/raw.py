@@ -44,8 +44,10 @@ async def _run(sql: SQL, params: Params, session: AsyncSession | None) -> Any:
             return _Buffered(await own.execute(statement, dict(params or {})))
     # One statement needs no ORM session; on Postgres not even BEGIN and COMMIT, two
     # round trips: in autocommit mode it commits (or fails) by itself, atomically.
+    # Not behind PgBouncer: asyncpg closes old statements (with a Sync) between a Parse
+    # and its Bind, and outside a transaction PgBouncer may send the Bind to another server.
     async with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
+        if connection.dialect.name == "postgresql" and not database.settings.database_pgbouncer:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         try:
             buffered = _Buffered(await connection.execute(statement, dict(params or {})))
