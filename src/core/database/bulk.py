@@ -19,8 +19,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from core.database.driver_errors import _integrity
-from core.database.mixins import _same_as_created
+from core.database.driver_errors import integrity_violation
+from core.database.mixins import same_as_created
 from core.database.types import utcnow
 
 __all__ = ["bulk_insert"]
@@ -71,7 +71,7 @@ async def bulk_insert(
             await driver.executemany(_insert_sql(table, targets, dialect), records)
     except (sqlite3.IntegrityError, _pg_integrity_error()) as exc:
         wrapped = sa_exc.IntegrityError(f"bulk insert into {table.name}", None, exc)
-        raise _integrity(wrapped, dialect.name) from exc
+        raise integrity_violation(wrapped, dialect.name) from exc
     return len(rows)
 
 
@@ -184,7 +184,7 @@ def _default_column(
         # TimestampMixin: one instant per call, as CURRENT_TIMESTAMP is one per statement.
         return _Same(utcnow(), count)
     created = values.get("created_at")
-    if function is _same_as_created and created is not None:
+    if function is same_as_created and created is not None:
         return created  # updated_at starts equal to created_at
     return _filled(column, [_MISSING] * count, values)
 

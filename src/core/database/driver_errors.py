@@ -20,7 +20,7 @@ from core.database.errors import (
     UniqueViolation,
 )
 
-__all__ = ["connect_or_unavailable", "translate_error"]
+__all__ = ["connect_or_unavailable", "integrity_violation", "translate_error"]
 
 # Postgres SQLSTATE codes (asyncpg exposes them as `sqlstate`).
 _PG_CLASSES: dict[str, type[IntegrityViolation]] = {
@@ -62,7 +62,7 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
     if context.dialect.name == "postgresql":
         _redact_values(original, wrapped)
     if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):
-        return _integrity(wrapped, context.dialect.name)
+        return integrity_violation(wrapped, context.dialect.name)
     if context.connection is None or context.is_disconnect:
         cause = _root_cause(original)
         # No connection yet and SQLite failed: the file could not be opened (or set up).
@@ -99,7 +99,8 @@ def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
     return do_connect
 
 
-def _integrity(wrapped: sa_exc.IntegrityError, dialect: str) -> IntegrityViolation:
+def integrity_violation(wrapped: sa_exc.IntegrityError, dialect: str) -> IntegrityViolation:
+    """The toolkit class for a driver's integrity error, with table, columns, constraint."""
     cause = _root_cause(wrapped.orig)
     if dialect == "postgresql":
         cls = _PG_CLASSES.get(str(getattr(cause, "sqlstate", "")), IntegrityViolation)

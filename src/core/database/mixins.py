@@ -10,11 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.database.types import BigIntPK, UTCDateTime, utcnow
 
-__all__ = ["IntIdMixin", "TimestampMixin"]
+__all__ = ["IntIdMixin", "TimestampMixin", "same_as_created"]
 
 
-def _same_as_created(context: DefaultExecutionContext) -> datetime:
-    # One instant per insert: updated_at equals created_at on a new row.
+def same_as_created(context: DefaultExecutionContext) -> datetime:
+    """`updated_at`'s insert default: the row's `created_at`, one instant for both."""
     created = context.get_current_parameters().get("created_at")  # type: ignore[no-untyped-call]
     return created if isinstance(created, datetime) else utcnow()
 
@@ -37,7 +37,7 @@ class TimestampMixin:
     )
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(),
-        default=_same_as_created,
+        default=same_as_created,
         onupdate=utcnow,
         server_default=func.current_timestamp(),
         nullable=False,
