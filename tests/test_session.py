@@ -103,8 +103,32 @@ async def test_on_commit_in_rolled_back_savepoint_is_dropped(db_session: AsyncSe
     await nested.rollback()
     async with db_session.begin_nested():
         on_commit(db_session, lambda: calls.append("released savepoint"))
+    assert calls == []  # releasing a SAVEPOINT is not a commit
     await db_session.commit()
     assert calls == ["outer", "released savepoint"]
+
+
+@pytest.mark.parity("on_commit: nothing runs when the outer transaction rolls back")
+async def test_released_savepoint_then_outer_rollback_runs_nothing(
+    db_session: AsyncSession,
+) -> None:
+    calls: list[str] = []
+    on_commit(db_session, lambda: calls.append("outer"))
+    async with db_session.begin_nested():
+        on_commit(db_session, lambda: calls.append("inner"))
+    await db_session.rollback()
+    await db_session.commit()
+    assert calls == []
+
+
+async def test_callbacks_do_not_outlive_a_session_closed_without_commit(
+    db_session: AsyncSession,
+) -> None:
+    calls: list[str] = []
+    on_commit(db_session, lambda: calls.append("abandoned"))
+    await db_session.close()
+    await db_session.commit()
+    assert calls == []
 
 
 @pytest.mark.parity("failing on_commit callback keeps the commit")

@@ -49,6 +49,8 @@ def on_commit(session: AsyncSession | Session, callback: Callback) -> None:
 
 @event.listens_for(ToolkitSession, "after_commit")
 def _run_on_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a SAVEPOINT was released: the outer transaction may still roll back
     pending = session.info.pop(_PENDING, [])
     for _transaction, callback in pending:
         try:
@@ -70,6 +72,13 @@ def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
             for transaction, callback in pending
             if not _within(transaction, previous)
         ]
+
+
+@event.listens_for(ToolkitSession, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> None:
+    # A session closed without committing must not carry its callbacks into its next use.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
