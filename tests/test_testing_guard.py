@@ -24,6 +24,8 @@ PRODUCTION_URL = "postgresql+asyncpg://u:pw@localhost/app_production"
         "sqlite+aiosqlite:///./data/app_test.db",
         "postgresql+asyncpg://u:pw@localhost/app_test",
         "postgres://u:pw@db.example:5432/test_orders",
+        "postgresql+asyncpg://u:pw@localhost/myapp_testing",
+        "sqlite+aiosqlite:////var/lib/app/tests.db",
     ],
 )
 def test_clear_test_databases_are_accepted(url: str) -> None:
@@ -32,7 +34,16 @@ def test_clear_test_databases_are_accepted(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", [PRODUCTION_URL, "sqlite+aiosqlite:////var/lib/app/app.db", "postgresql://u@h/orders"]
+    "url",
+    [
+        PRODUCTION_URL,
+        "sqlite+aiosqlite:////var/lib/app/app.db",
+        "postgresql://u@h/orders",
+        # "test" inside another word does not make a test database.
+        "postgresql://u@h/latest",
+        "postgresql://u@h/contest_platform",
+        "sqlite+aiosqlite:////var/lib/app/greatest.db",
+    ],
 )
 def test_other_databases_are_refused_with_how_to_opt_in(url: str) -> None:
     with pytest.raises(UnsafeDatabaseError) as info:

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import JSON, func, insert, select, text
+from sqlalchemy import JSON, Dialect, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.database import CheckViolation, utcnow
+from core.database import CheckViolation, ExactDecimal, utcnow
 from tests.models import Color, Item, Parent
 
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -281,3 +282,23 @@ async def test_insert_returning(db_session: AsyncSession) -> None:
     assert isinstance(row.id, int)
     assert row.created_at.utcoffset() == timedelta(0)
     assert await db_session.scalar(select(Parent.name).where(Parent.id == row.id)) == "returned"
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "pg"])
+def test_decimal_precision_without_scale_means_whole_numbers(dialect: Dialect) -> None:
+    # NUMERIC(5) is NUMERIC(5, 0) on Postgres, which would round 1.5 to 2 without a word.
+    column_type = ExactDecimal(5)
+    with pytest.raises(ValueError, match="decimal places"):
+        column_type.process_bind_param(Decimal("1.5"), dialect)
+    assert Decimal(str(column_type.process_bind_param(Decimal("12345"), dialect))) == 12345
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "pg"])
+def test_decimal_zero_fits_a_column_of_only_places(dialect: Dialect) -> None:
+    column_type = ExactDecimal(4, 4)
+    assert Decimal(str(column_type.process_bind_param(Decimal("0"), dialect))) == 0
+    assert Decimal(str(column_type.process_bind_param(Decimal("0.1234"), dialect))) == Decimal(
+        "0.1234"
+    )
+    with pytest.raises(ValueError, match="does not fit"):
+        column_type.process_bind_param(Decimal("1.5"), dialect)

@@ -140,3 +140,10 @@ def test_database_repr_and_masked_url_hide_secrets() -> None:
         assert "KeyPass1" not in shown
     assert db.masked_url == "postgresql+asyncpg://app:***@db:5432/app?sslpassword=***"
     assert db.dialect == "postgresql"
+
+
+def test_uri_in_memory_database_is_recognised() -> None:
+    # A `mode=memory` URI lives in its connection: it needs the pool of one, like `:memory:`.
+    url = parse_database_url("sqlite+aiosqlite:///file:shared?mode=memory&uri=true")
+    assert is_memory_sqlite(url)
+    assert not is_memory_sqlite(parse_database_url("sqlite+aiosqlite:///./app.db?mode=ro"))

@@ -96,6 +96,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
         super().__init__(precision=precision, scale=scale, asdecimal=True)
         self.precision = precision
         self.scale = scale
+        # NUMERIC(p) means NUMERIC(p, 0) to Postgres: whole numbers only.
+        self._places = scale if scale is not None or precision is None else 0
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -111,10 +113,10 @@ class ExactDecimal(TypeDecorator[Decimal]):
             raise ValueError(f"{number} cannot be stored in a NUMERIC column")
         _sign, digits, exponent = number.normalize().as_tuple()
         places = max(0, -int(exponent))
-        whole = max(0, len(digits) + int(exponent))
-        if self.scale is not None and places > self.scale:
-            raise ValueError(f"{number} has more than {self.scale} decimal places")
-        if self.precision is not None and whole > self.precision - (self.scale or 0):
+        whole = 0 if number.is_zero() else max(0, len(digits) + int(exponent))
+        if self._places is not None and places > self._places:
+            raise ValueError(f"{number} has more than {self._places} decimal places")
+        if self.precision is not None and whole > self.precision - (self._places or 0):
             raise ValueError(f"{number} does not fit NUMERIC({self.precision}, {self.scale})")
         if dialect.name == "sqlite":
             if len(digits) > SQLITE_EXACT_DIGITS:

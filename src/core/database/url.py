@@ -137,8 +137,8 @@ def mask_url(url: URL) -> str:
 
 
 def is_memory_sqlite(url: URL) -> bool:
-    """True for a private in-memory SQLite database (`sqlite://` or `:memory:`)."""
+    """True for an in-memory SQLite database (`sqlite://`, `:memory:`, `?mode=memory`)."""
     if url.get_backend_name() != "sqlite":
         return False
     database = url.database or ""
-    return database in ("", ":memory:") or "mode=memory" in str(url.query.get("mode", ""))
+    return database in ("", ":memory:") or url.query.get("mode") == "memory"

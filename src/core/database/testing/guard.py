@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def check_test_database(
         return parsed
     raise UnsafeDatabaseError(
         f"refusing to run test fixtures against {shown}: it is not clearly a test database "
-        "(in-memory SQLite, a temporary file, or a name containing 'test'). "
+        "(in-memory SQLite, a temporary file, or 'test' as a word of its name). "
         f"Point TEST_DATABASE_URL at a test database, or opt in with {ALLOW_ENV}=1 "
         "(or --database-allow-any) if you are sure."
     )
@@ -56,5 +57,14 @@ def _looks_like_test_database(url: URL) -> bool:
     if url.get_backend_name() == "sqlite":
         path = Path(name).expanduser().resolve()
         temp = Path(tempfile.gettempdir()).resolve()
-        return "test" in path.name.lower() or path.is_relative_to(temp)
-    return "test" in name.lower()
+        return _names_a_test(path.name) or path.is_relative_to(temp)
+    return _names_a_test(name)
+
+
+# "test" as a word of the name: app_test, test-orders, tests.db, myapp_testing; not
+# latest, contest or greatest.
+_TEST_WORD = re.compile(r"(?:^|[^a-z])test(?:s|ing)?(?:$|[^a-z])", re.IGNORECASE)
+
+
+def _names_a_test(name: str) -> bool:
+    return _TEST_WORD.search(name) is not None
