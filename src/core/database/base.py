@@ -13,7 +13,7 @@ from sqlalchemy import MetaData, Uuid
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase
 
-from core.database.types import ExactDecimal, JSONType, UTCDateTime
+from core.database.types import PORTABLE_ENUM_OPTIONS, ExactDecimal, JSONType, UTCDateTime
 
 __all__ = ["NAMING_CONVENTION", "TYPE_ANNOTATION_MAP", "Base", "new_metadata"]
 
@@ -34,14 +34,7 @@ TYPE_ANNOTATION_MAP: dict[Any, Any] = {
     dict[str, Any]: JSONType,
     list[Any]: JSONType,
     # Copied per annotated enum class: VARCHAR + a named CHECK, never a native ENUM.
-    enum.Enum: SAEnum(
-        enum.Enum,
-        native_enum=False,
-        create_constraint=True,
-        validate_strings=True,
-        length=64,
-        values_callable=lambda members: [str(member.value) for member in members],
-    ),
+    enum.Enum: SAEnum(enum.Enum, length=64, **PORTABLE_ENUM_OPTIONS),
 }
 
 

@@ -16,6 +16,8 @@ never a bound value or a password.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import exc as sa_exc
 
 __all__ = [
@@ -33,6 +35,18 @@ __all__ = [
 
 class DatabaseError(Exception):
     """Base class of every error the toolkit raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only constructor arguments: pickle the state instead, so
+        # errors cross process boundaries (multiprocessing, task queues, pytest-xdist).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[DatabaseError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(DatabaseError, ValueError):

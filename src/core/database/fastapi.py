@@ -39,7 +39,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map toolkit errors to responses: 404 not found, 409 conflict, 503 unavailable."""
+    """Map toolkit errors to responses: 404, 409 (422 for a foreign key), 503 unavailable."""
 
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc) or "not found"}, status_code=404)

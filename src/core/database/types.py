@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["BigIntPK", "ExactDecimal", "JSONType", "UTCDateTime", "portable_enum", "utcnow"]
+__all__ = [
+    "PORTABLE_ENUM_OPTIONS",
+    "BigIntPK",
+    "ExactDecimal",
+    "JSONType",
+    "UTCDateTime",
+    "portable_enum",
+    "utcnow",
+]
 
 # SQLite keeps a REAL to 15 significant digits; past that a NUMERIC value is rounded.
 SQLITE_EXACT_DIGITS = 15
@@ -145,13 +154,20 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(int(plain)) if int(plain.as_tuple().exponent) > 0 else plain
 
 
+def _enum_values(members: Iterable[enum.Enum]) -> list[str]:
+    return [str(member.value) for member in members]
+
+
+# Stored by value, as VARCHAR plus a named CHECK: no native ENUM type to migrate.
+PORTABLE_ENUM_OPTIONS: dict[str, Any] = {
+    "native_enum": False,
+    "create_constraint": True,
+    "validate_strings": True,
+    "values_callable": _enum_values,
+}
+
+
 def portable_enum(enum_class: type[enum.Enum], *, length: int | None = None) -> SAEnum:
     """An enum stored as VARCHAR plus a CHECK on both backends (no native ENUM to migrate)."""
-    return SAEnum(
-        enum_class,
-        native_enum=False,
-        create_constraint=True,
-        validate_strings=True,
-        length=length or max(len(str(member.value)) for member in enum_class),
-        values_callable=lambda members: [member.value for member in members],
-    )
+    width = length or max(len(value) for value in _enum_values(enum_class))
+    return SAEnum(enum_class, length=width, **PORTABLE_ENUM_OPTIONS)

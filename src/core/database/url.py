@@ -66,8 +66,8 @@ def parse_database_url(raw: str | URL) -> URL:
     driver = _SCHEMES.get(scheme)
     if driver is None and scheme.split("+")[0] in _SCHEMES:
         raise ConfigurationError(
-            f"DATABASE_URL driver {scheme!r} is not an asyncio driver; "
-            f"use one of: {SUPPORTED_FORMS}"
+            f"DATABASE_URL driver {scheme!r} is not supported (the toolkit runs on "
+            f"aiosqlite and asyncpg); use one of: {SUPPORTED_FORMS}"
         )
     if driver is None:
         raise ConfigurationError(
