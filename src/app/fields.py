@@ -22,6 +22,11 @@ MAX_JSON_DEPTH = 32
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("NUL characters are not allowed")
+    try:
+        # A lone surrogate ("\ud800") is valid JSON but no UTF-8: neither backend stores it.
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
     return value
 
 
@@ -47,10 +52,13 @@ def _portable_json(value: Any) -> Any:
 
 def _check_email(value: str) -> str:
     # A light shape check: the address is an identifier here, never mailed.
-    local, at, domain = value.rpartition("@")
-    if not at or not local or "." not in domain.strip(".") or " " in value:
+    lowered = value.lower()  # may grow: "İ".lower() is two characters
+    local, at, domain = lowered.rpartition("@")
+    if not at or not local or "." not in domain.strip(".") or any(c.isspace() for c in value):
         raise ValueError("not an email address")
-    return value.lower()
+    if len(lowered) > EMAIL_LENGTH:
+        raise ValueError(f"an email address has at most {EMAIL_LENGTH} characters")
+    return lowered
 
 
 def _text(min_length: int, max_length: int) -> Any:

@@ -46,6 +46,9 @@ async def test_duplicate_email_is_409(client: httpx.AsyncClient) -> None:
         {"email": "a@b.c", "extra": 1},
         {"email": "a\x00b@example.org"},
         {"email": "x" * 400 + "@example.org"},
+        # 307 characters, 607 once lowercased: too long for the column on either backend.
+        {"email": "\u0130" * 300 + "@ex.org"},
+        {"email": "a\tb@example.org"},
         {"email": "a@example.org", "name": ""},
         {"email": 5},
     ],
@@ -196,6 +199,8 @@ async def test_record_and_list_events(client: httpx.AsyncClient) -> None:
         b'{"kind": "k", "payload": {"v": "a\\u0000"}}',
         b'{"kind": "k", "payload": {"a\\u0000": 1}}',
         b'{"kind": "k", "payload": "text"}',
+        b'{"kind": "k", "payload": {"s": "\\ud800"}}',
+        b'{"kind": "k", "payload": {"\\udfff": 1}}',
     ],
 )
 async def test_invalid_event_body_is_422_on_both_backends(
