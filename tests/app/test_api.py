@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -264,15 +265,19 @@ async def test_health_ok(client: httpx.AsyncClient, dialect: str) -> None:
     assert response.json() == {"status": "ok", "database": dialect}
 
 
-async def test_health_503_when_database_is_unreachable(client: httpx.AsyncClient) -> None:
+async def test_health_503_when_database_is_unreachable(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
     # Nothing listens on port 1: the connection is refused at once.
-    unreachable = Database("postgresql+asyncpg://probe:pw@127.0.0.1:1/app_test")
+    unreachable = Database("postgresql+asyncpg://probe:S3cretPw@127.0.0.1:1/app_test")
     previous = set_database(unreachable)
     try:
-        response = await client.get("/health")
+        with caplog.at_level(logging.DEBUG):
+            response = await client.get("/health")
     finally:
         set_database(previous)
         await unreachable.dispose()
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "postgresql"}
-    assert "pw" not in response.text
+    assert any("health check failed" in record.getMessage() for record in caplog.records)
+    assert "S3cretPw" not in caplog.text

@@ -33,18 +33,6 @@ async def test_callbacks_run_after_commit_in_order(db_session: AsyncSession) -> 
     assert await user_count(db_session, "cb@example.org") == 1
 
 
-async def test_callbacks_see_committed_data(db_session: AsyncSession) -> None:
-    seen: list[int] = []
-
-    async def count_rows() -> None:
-        seen.append(await user_count(db_session, "seen@example.org"))
-
-    async with transaction() as session:
-        await UserRepository(session).create(email="seen@example.org")
-        on_commit(session, count_rows)
-    assert seen == [1]
-
-
 async def test_no_callback_after_rollback(db_session: AsyncSession) -> None:
     calls: list[str] = []
     with pytest.raises(RuntimeError):
@@ -63,17 +51,6 @@ async def test_no_callback_after_a_failing_commit(db_session: AsyncSession, user
             session.add(User(email="ann@example.org"))  # fails at the commit's flush
             on_commit(session, lambda: calls.append("ran"))
     assert calls == []
-
-
-async def test_rolled_back_savepoint_drops_its_callbacks(db_session: AsyncSession) -> None:
-    calls: list[str] = []
-    async with transaction() as session:
-        on_commit(session, lambda: calls.append("outer"))
-        with pytest.raises(RuntimeError):
-            async with session.begin_nested():
-                on_commit(session, lambda: calls.append("inner"))
-                raise RuntimeError("undo the savepoint")
-    assert calls == ["outer"]
 
 
 async def test_failing_callback_is_logged_and_the_commit_stands(
