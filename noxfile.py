@@ -147,4 +147,6 @@ def demo(session: nox.Session) -> None:
     _install(session, "fastapi")
     session.run("alembic", "upgrade", "head")
     port = os.environ.get("DEMO_PORT", "8000")
-    session.run("uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", port, *session.posargs)
+    # Open event streams would otherwise hold Ctrl+C until every client leaves.
+    server = ("uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", port)
+    session.run(*server, "--timeout-graceful-shutdown", "3", *session.posargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -21,6 +22,8 @@ from bench.drivers import drivers
 from bench.environment import describe
 from bench.report import Run, render, summary
 from bench.schema import Backend
+from core.database import parse_database_url
+from core.database.testing.guard import check_test_database
 from core.database.testing.postgres import throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,10 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _given_postgres() -> str | None:
-    import os
-
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    return url if url.startswith(("postgresql", "postgres:")) else None
+    """TEST_DATABASE_URL when it names a Postgres test database (the bench drops tables)."""
+    raw = os.environ.get("TEST_DATABASE_URL", "")
+    if not raw or parse_database_url(raw).get_backend_name() != "postgresql":
+        return None
+    return check_test_database(raw).render_as_string(hide_password=False)
 
 
 def _replace_between_markers(path: Path, content: str) -> None:
