@@ -52,12 +52,12 @@ def real_server(monkeypatch: pytest.MonkeyPatch) -> str:
     )
 
 
-def _psql(url: str, sql: str) -> str | None:
-    """Run ``sql`` over TCP with the URL's password (None if no psql client exists)."""
+def _psql(url: str, sql: str) -> str:
+    """Run ``sql`` over TCP with the URL's password (psql ships with the server binaries)."""
     bindir = find_pg_bindir()
     psql = str(bindir / "psql") if bindir and (bindir / "psql").exists() else shutil.which("psql")
     if psql is None:
-        return None
+        pytest.fail("no psql client: install the PostgreSQL server package")
     parts = urlsplit(url)
     env = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
     cmd = [psql, "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(parts.port)]
@@ -96,8 +96,7 @@ def test_local_server_runs_and_is_removed_afterwards(
         assert speaks_postgres(port)
         answer = _psql(url, "SELECT 1, current_database(), current_setting('fsync')")
         data_dir = _psql(url, "SHOW data_directory") if real_server == "local" else None
-        if answer is not None:
-            assert answer == "1|app_test|off"
+        assert answer == "1|app_test|off"
         if data_dir is not None:
             assert Path(data_dir).is_dir()
     assert not speaks_postgres(port)
@@ -119,7 +118,7 @@ def test_exception_in_body_tears_down_and_propagates(real_server: str) -> None:
     port = 0
     with pytest.raises(Boom), throwaway_postgres(fast=False, log=lines.append) as url:
         port = urlsplit(url).port or 0
-        assert _psql(url, "SHOW fsync") in ("on", None)  # fast=False keeps durability on
+        assert _psql(url, "SHOW fsync") == "on"  # fast=False keeps durability on
         if real_server == "local":
             data_dir = _psql(url, "SHOW data_directory")
         raise Boom
