@@ -35,7 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.database import Base, Database, IntIdMixin, TimestampMixin, new_metadata
 from core.database.testing import check_test_database, rollback_after, throwaway_postgres
 
-OUTPUT = Path("docs/isolation-benchmark.md")
+OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "isolation-benchmark.md"
 STRATEGIES = ("savepoint", "truncate", "create_drop", "none")
 WITH_SCHEMA = ("savepoint", "truncate", "none")  # the strategies that expect the tables
 LABELS = {
