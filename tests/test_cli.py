@@ -41,6 +41,11 @@ async def count_users(url: URL) -> int:
 
 
 async def test_upgrade_then_check_reports_head_and_masks_the_password(scratch: URL) -> None:
+    db = Database(scratch)
+    try:
+        await db.ping()  # an empty database, not a missing one (a SQLite file is created)
+    finally:
+        await db.dispose()
     before = await asyncio.to_thread(run_cli, scratch, "check")
     assert before.returncode == 3, before.stderr
     assert "not at head" in before.stdout
@@ -101,6 +106,15 @@ def test_writing_commands_refuse_production(
     assert code == 1
     assert "--allow-production" in capsys.readouterr().err
     assert not (ROOT / "never_written.db").exists()
+
+
+def test_check_does_not_create_a_missing_sqlite_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.db"
+    assert main(["--url", f"sqlite+aiosqlite:///{missing}", "check"]) == 1
+    assert f"no database at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,8 @@ from sqlalchemy import text
 from core.config import AppEnv, get_settings
 from core.database import backup
 from core.database.database import Database
-from core.database.errors import DatabaseError
+from core.database.errors import ConfigurationError, DatabaseError
+from core.database.url import is_memory_sqlite
 
 __all__ = ["main"]
 
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("upgrade", "restore") and not args.allow_production:
             _refuse_production(args.command)
         database = Database(args.url) if args.url else Database()
+        if args.command == "check":
+            _refuse_missing_sqlite_file(database)
         return asyncio.run(_run(args, database))
     except (DatabaseError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -71,13 +74,20 @@ async def _check(database: Database, config: str) -> int:
     print(f"server:   {database.dialect} {version}")
     from core.database import migrations
 
-    current = await asyncio.to_thread(migrations.current_revision, database.url)
+    current = await migrations.engine_revision(database.engine)
     head = migrations.head_revision(config_path=config)
     print(f"schema:   {current or 'base'} (head {head or 'none'})")
     if current != head:
         print("the database is not at head: run `python -m core.database upgrade`")
         return 3
     return 0
+
+
+def _refuse_missing_sqlite_file(database: Database) -> None:
+    path = Path(database.url.database or "")
+    if database.dialect == "sqlite" and not is_memory_sqlite(database.url) and not path.is_file():
+        # Connecting would create an empty database there: a check must not write.
+        raise ConfigurationError(f"no database at {path}")
 
 
 def _refuse_production(command: str) -> None:

@@ -9,8 +9,8 @@ A host app's ``alembic/env.py`` is a few lines::
     run_migrations(Base.metadata)
 
 From code: ``upgrade(url)``, ``downgrade(url, revision=...)``, ``check(url)``,
-``current_revision(url)``, ``head_revision()``, and ``await upgrade_engine(engine)``
-for a database that lives in one engine (in-memory SQLite).
+``current_revision(url)``, ``head_revision()``; for a database that lives in one engine
+(in-memory SQLite), ``await upgrade_engine(engine)`` and ``await engine_revision(engine)``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from core.database.migrations.commands import (
     check,
     current_revision,
     downgrade,
+    engine_revision,
     head_revision,
     upgrade,
     upgrade_engine,
@@ -34,6 +35,7 @@ __all__ = [
     "check",
     "current_revision",
     "downgrade",
+    "engine_revision",
     "head_revision",
     "run_migrations",
     "upgrade",

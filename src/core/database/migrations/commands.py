@@ -27,6 +27,7 @@ __all__ = [
     "check",
     "current_revision",
     "downgrade",
+    "engine_revision",
     "head_revision",
     "upgrade",
     "upgrade_engine",
@@ -96,6 +97,14 @@ def current_revision(url: str | URL | None = None) -> str | None:
     return run_blocking(_current_revision(parsed))
 
 
+async def engine_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database behind `engine` is at; None before its first migration."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
 async def upgrade_engine(
     engine: AsyncEngine, revision: str = "head", *, config_path: str | Path | None = None
 ) -> None:
@@ -118,9 +127,6 @@ def _on_connection(
 async def _current_revision(url: URL) -> str | None:
     engine = create_engine(url)
     try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+        return await engine_revision(engine)
     finally:
         await engine.dispose()

@@ -17,7 +17,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["DEFAULT_ROOTS", "FAST_OPTIONS", "find_pg_bindir", "local_postgres", "make_url"]
+__all__ = [
+    "DEFAULT_ROOTS",
+    "FAST_OPTIONS",
+    "find_pg_bindir",
+    "free_port",
+    "local_postgres",
+    "make_url",
+    "server_owner",
+]
 
 # Debian/Ubuntu install server binaries here, one folder per major version, off PATH.
 DEFAULT_ROOTS: tuple[Path, ...] = (Path("/usr/lib/postgresql"),)
@@ -26,16 +34,42 @@ FAST_OPTIONS = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_p
 _SERVER_TOOLS = ("pg_ctl", "initdb", "postgres")
 
 
-def find_pg_bindir(path: str | None = None, roots: Sequence[Path] = DEFAULT_ROOTS) -> Path | None:
-    """Folder with pg_ctl, initdb and postgres: via PATH, else the newest ``<root>/<ver>/bin``."""
-    found = shutil.which("pg_ctl", path=path)
+def find_pg_bindir(
+    path: str | None = None,
+    roots: Sequence[Path] = DEFAULT_ROOTS,
+    tools: Sequence[str] = _SERVER_TOOLS,
+) -> Path | None:
+    """Folder with all `tools` (default: the server's): via PATH, else the newest root/ver/bin."""
+    found = shutil.which(tools[0], path=path)
     if found is not None:
-        # Resolve symlinks (e.g. /usr/local/bin/pg_ctl) to reach the sibling tools.
-        bindir = Path(found).resolve().parent
-        if _has_server(bindir):
-            return bindir
-    candidates = [d for root in roots for d in sorted(root.glob("*/bin")) if _has_server(d)]
+        # Resolved first (/usr/local/bin/pg_ctl -> the real bindir); unresolved next, for
+        # Debian's /usr/bin/pg_dump -> pg_wrapper, whose own folder holds no other tool.
+        for bindir in (Path(found).resolve().parent, Path(found).parent):
+            if _has_tools(bindir, tools):
+                return bindir
+    candidates = [d for root in roots for d in sorted(root.glob("*/bin")) if _has_tools(d, tools)]
     return max(candidates, key=_version_key, default=None)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_owner() -> pwd.struct_passwd | None:
+    """None as a normal user; as root the ``postgres`` account: the servers refuse root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise RuntimeError(
+            "running as root, and PostgreSQL and PgBouncer refuse to run as root: create a"
+            " 'postgres' system user (e.g. `useradd --system postgres`) or run as a normal user"
+        ) from None
 
 
 def make_url(password: str, port: int, database: str) -> str:
@@ -49,7 +83,9 @@ def local_postgres(
     bindir: Path, *, database: str, fast: bool, log: Callable[[str], None]
 ) -> Iterator[str]:
     """Run a fresh cluster from ``bindir`` and yield its URL; stop it and delete it on exit."""
-    owner = _server_owner()
+    owner = server_owner()
+    if owner is not None and shutil.which("runuser") is None:
+        raise RuntimeError("running as root: `runuser` (util-linux) is needed to start PostgreSQL")
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="throwaway-pg-"))
     port = 0
@@ -83,29 +119,13 @@ def _initdb(
     pwfile.unlink()
 
 
-def _has_server(bindir: Path) -> bool:
-    return all(os.access(bindir / tool, os.X_OK) for tool in _SERVER_TOOLS)
+def _has_tools(bindir: Path, tools: Sequence[str]) -> bool:
+    return all(os.access(bindir / tool, os.X_OK) for tool in tools)
 
 
 def _version_key(bindir: Path) -> tuple[int, ...]:
     # "9.6" < "15": compare numerically, not as strings.
     return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name))
-
-
-def _server_owner() -> pwd.struct_passwd | None:
-    """None as a normal user; as root the ``postgres`` account, since postgres refuses root."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        owner = pwd.getpwnam("postgres")
-    except KeyError:
-        raise RuntimeError(
-            "running as root, and PostgreSQL refuses to run as root: create a 'postgres' system"
-            " user (e.g. `useradd --system postgres`) or run the tests as a normal user"
-        ) from None
-    if shutil.which("runuser") is None:
-        raise RuntimeError("running as root: `runuser` (util-linux) is needed to start PostgreSQL")
-    return owner
 
 
 def _run(cmd: Sequence[str | Path], *, owner: pwd.struct_passwd | None, cwd: Path) -> str:
@@ -122,18 +142,11 @@ def _run(cmd: Sequence[str | Path], *, owner: pwd.struct_passwd | None, cwd: Pat
     return done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _start(bindir: Path, tmp: Path, *, fast: bool, owner: pwd.struct_passwd | None) -> int:
     """Start the server; retry on a new port if another process took ours meanwhile."""
     server_log = tmp / "server.log"
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         options = ["-c", "listen_addresses=127.0.0.1", "-p", str(port), "-k", str(tmp)]
         options += ["-c", "max_connections=200", *(FAST_OPTIONS if fast else ())]
         server_log.unlink(missing_ok=True)
@@ -157,20 +170,9 @@ def _create_database(bindir: Path, tmp: Path, port: int, database: str) -> str:
         psql = Path(shutil.which("psql") or "psql")
     quoted = '"' + database.replace('"', '""') + '"'
     create = [] if database == "postgres" else ["-c", f"CREATE DATABASE {quoted}"]
-    cmd: list[str | Path] = [
-        psql,
-        "-X",
-        "-q",
-        "-A",
-        "-t",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        tmp,
-        "-p",
-        str(port),
-    ]
-    cmd += ["-U", "postgres", "-d", "postgres", *create, "-c", "SHOW server_version"]
+    cmd: list[str | Path] = [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+    cmd += ["-h", tmp, "-p", str(port), "-U", "postgres", "-d", "postgres"]
+    cmd += [*create, "-c", "SHOW server_version"]
     # Root can enter the postgres-owned socket folder, so psql needs no runuser.
     return _run(cmd, owner=None, cwd=tmp).strip().splitlines()[-1]
 
@@ -186,17 +188,8 @@ def _teardown(
     data = tmp / "data"
     if (data / "postmaster.pid").exists():
         # Immediate: nothing is worth a shutdown checkpoint, the files are deleted next.
-        stop: list[str | Path] = [
-            bindir / "pg_ctl",
-            "stop",
-            "-D",
-            data,
-            "-m",
-            "immediate",
-            "-w",
-            "-t",
-            "30",
-        ]
+        stop: list[str | Path] = [bindir / "pg_ctl", "stop", "-D", data, "-m", "immediate"]
+        stop += ["-w", "-t", "30"]
         try:
             _run(stop, owner=owner, cwd=tmp)
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -14,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from core.database.testing._cluster import free_port, server_owner
 
 __all__ = ["PgBouncerUnavailableError", "find_pgbouncer", "pgbouncer_in_front"]
 
@@ -51,11 +52,11 @@ def pgbouncer_in_front(
     binary = find_pgbouncer()
     parts = urlsplit(postgres_url)
     user, password = unquote(parts.username or "postgres"), unquote(parts.password or "")
-    owner = _owner()
+    owner = server_owner()
     tmp = Path(tempfile.mkdtemp(prefix="throwaway-pgbouncer-"))  # mode 0700: the secret stays
     process: subprocess.Popen[bytes] | None = None
     try:
-        port = _free_port()
+        port = free_port()
         ini, userlist, output = tmp / "pgbouncer.ini", tmp / "userlist.txt", tmp / "output.log"
         userlist.write_text(f"{_quoted(user)} {_quoted(password)}\n")
         ini.write_text(
@@ -88,26 +89,9 @@ def pgbouncer_in_front(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _owner() -> pwd.struct_passwd | None:
-    """None as a normal user; as root the ``postgres`` account, since PgBouncer refuses root."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam("postgres")
-    except KeyError:
-        raise RuntimeError("pgbouncer refuses to run as root: create a 'postgres' user") from None
-
-
 def _quoted(value: str) -> str:
     # The userlist's quoting: a double quote inside the value is written twice.
     return '"' + value.replace('"', '""') + '"'
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_until_listening(process: subprocess.Popen[bytes], port: int, output: Path) -> None:
