@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -153,3 +154,25 @@ async def test_orm_add_all_inserts_in_batches(database: Database, db_session: As
     assert len(inserts) <= 3  # not one INSERT per row
     stored = {row.id: row.name for row in await db_session.execute(select(Parent.id, Parent.name))}
     assert {parent.id: parent.name for parent in parents} == stored
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+async def test_a_duplicate_carries_no_bound_value_anywhere(db_session: AsyncSession) -> None:
+    marker = "MARKER-5d1e-secret@example.com"
+    with pytest.raises(UniqueViolation) as caught:
+        await bulk_insert(db_session, Parent, [{"name": marker}, {"name": marker}])
+    chain = _chain(caught.value)
+    assert len(chain) > 1  # the driver's own exception is kept as the cause
+    for error in chain:
+        assert marker not in str(error)
+        assert marker not in repr(error)
+        assert marker not in str(getattr(error, "detail", None))
+    assert marker not in "".join(traceback.format_exception(caught.value))

@@ -8,9 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, StaticPool
 
-from core.config import get_settings
-from core.database import Database, DatabaseUnavailableError, ForeignKeyViolation
+from core.config import Settings, get_settings
+from core.database import (
+    Database,
+    DatabaseUnavailableError,
+    ForeignKeyViolation,
+    create_engine,
+)
 from tests.models import Child, Item, Parent
 
 SECRET = "S3cretPw"
@@ -117,16 +123,19 @@ async def _assert_file_pragmas(connection: AsyncConnection, busy_timeout_ms: int
 
 
 @pytest.mark.sqlite_only(reason="PRAGMAs are SQLite's per-connection settings")
-async def test_sqlite_file_pragmas_on_every_connection(tmp_path: Path) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/pragmas.db")
-    settings = get_settings()
+@pytest.mark.parametrize("busy_timeout_ms", [5000, 1001])  # 1.001 s * 1000 truncates to 1000
+async def test_sqlite_file_pragmas_on_every_connection(
+    tmp_path: Path, busy_timeout_ms: int
+) -> None:
+    settings = Settings(database_sqlite_busy_timeout_ms=busy_timeout_ms)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/pragmas.db", settings=settings)
     try:
         # Two connections checked out at once, so the pragmas are not only on the first
         # one; each transaction ends before the next begins (BEGIN IMMEDIATE would wait).
         async with db.engine.connect() as first:
-            await _assert_file_pragmas(first, settings.database_sqlite_busy_timeout_ms)
+            await _assert_file_pragmas(first, busy_timeout_ms)
             async with db.engine.connect() as second:
-                await _assert_file_pragmas(second, settings.database_sqlite_busy_timeout_ms)
+                await _assert_file_pragmas(second, busy_timeout_ms)
                 raw_first = (await first.get_raw_connection()).driver_connection
                 raw_second = (await second.get_raw_connection()).driver_connection
                 assert raw_first is not raw_second
@@ -148,3 +157,29 @@ async def test_postgres_session_settings_are_applied(db_session: AsyncSession) -
         text("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
     )
     assert timeout_ms == str(settings.database_statement_timeout_ms)
+
+
+@pytest.mark.parametrize("poolclass", [NullPool, StaticPool])
+async def test_a_pool_class_without_sizing_is_accepted(database_url: str, poolclass: type) -> None:
+    engine = create_engine(database_url, poolclass=poolclass)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+        assert isinstance(engine.pool, poolclass)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_queue_pool_class_keeps_the_sizing_from_settings(database_url: str) -> None:
+    settings = Settings(database_pool_size=3, database_max_overflow=2, database_pool_timeout=7)
+    engine = create_engine(database_url, settings=settings, poolclass=AsyncAdaptedQueuePool)
+    explicit = create_engine(database_url, poolclass=AsyncAdaptedQueuePool, pool_size=4)
+    try:
+        assert isinstance(engine.pool, AsyncAdaptedQueuePool)
+        memory = ":memory:" in database_url  # one connection holds that database
+        assert engine.pool.size() == (1 if memory else 3)
+        assert engine.pool.timeout() == 7
+        assert explicit.pool.size() == 4
+    finally:
+        await engine.dispose()
+        await explicit.dispose()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
@@ -84,3 +85,61 @@ async def test_a_transaction_waiting_past_the_busy_timeout_fails_as_locked(
             pass
     finally:
         await engine.dispose()
+
+
+class _EndsAndBegins:
+    """Driver-level log: BEGINs sent while another connection's COMMIT/ROLLBACK had not returned."""
+
+    def __init__(self) -> None:
+        self.ending: set[int] = set()
+        self.begins = 0
+        self.overlaps = 0
+
+    def instrument(self, dbapi_connection: Any, _record: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        for name in ("commit", "rollback"):
+            setattr(driver, name, self._ending(driver, getattr(driver, name)))
+        execute = driver.execute
+
+        def traced_execute(sql: str, *args: Any) -> Any:
+            if sql.startswith("BEGIN"):
+                self.begins += 1
+                self.overlaps += bool(self.ending - {id(driver)})
+            return execute(sql, *args)
+
+        driver.execute = traced_execute
+
+    def _ending(self, driver: Any, end: Any) -> Any:
+        async def traced_end() -> None:
+            # The pool's rollback on checkin ends no transaction and holds no lock.
+            if not driver.in_transaction:
+                await end()
+                return
+            self.ending.add(id(driver))
+            try:
+                await end()
+            finally:
+                self.ending.discard(id(driver))
+
+        return traced_end
+
+
+async def test_the_next_begin_waits_until_the_commit_has_returned(engine: AsyncEngine) -> None:
+    log = _EndsAndBegins()
+    await engine.dispose()  # every connection from here on is instrumented
+    event.listen(engine.sync_engine, "connect", log.instrument)
+
+    async def transaction(i: int) -> None:
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO log VALUES (:name)"), {"name": f"t{i}"})
+                if i % 4 == 0:
+                    raise LookupError  # a rollback passes the turn on as well
+        except LookupError:
+            pass
+
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(transaction(i) for i in range(100)))
+    assert log.begins >= 100
+    assert log.overlaps == 0, f"{log.overlaps} of {log.begins} BEGINs raced a COMMIT/ROLLBACK"
+    assert len(await _log(engine)) == 75

@@ -14,12 +14,11 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Table
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from core.database.driver_errors import integrity_violation
+from core.database.driver_errors import translate_integrity
 from core.database.mixins import same_as_created
 from core.database.types import utcnow
 
@@ -70,8 +69,9 @@ async def bulk_insert(
         else:
             await driver.executemany(_insert_sql(table, targets, dialect), records)
     except (sqlite3.IntegrityError, _pg_integrity_error()) as exc:
-        wrapped = sa_exc.IntegrityError(f"bulk insert into {table.name}", None, exc)
-        raise integrity_violation(wrapped, dialect.name) from exc
+        # The driver raised past SQLAlchemy, whose handle_error hook would redact and translate.
+        statement = f"bulk insert into {table.name}"
+        raise translate_integrity(exc, dialect.name, statement) from exc
     return len(rows)
 
 

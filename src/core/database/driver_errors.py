@@ -20,7 +20,7 @@ from core.database.errors import (
     UniqueViolation,
 )
 
-__all__ = ["connect_or_unavailable", "integrity_violation", "translate_error"]
+__all__ = ["connect_or_unavailable", "translate_error", "translate_integrity"]
 
 # Postgres SQLSTATE codes (asyncpg exposes them as `sqlstate`).
 _PG_CLASSES: dict[str, type[IntegrityViolation]] = {
@@ -59,10 +59,10 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
     """`handle_error` hook: return the toolkit exception for this failure, or None to keep it."""
     original = context.original_exception
     wrapped = context.sqlalchemy_exception
+    if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):
+        return translate_integrity(wrapped, context.dialect.name)
     if context.dialect.name == "postgresql":
         _redact_values(original, wrapped)
-    if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):
-        return integrity_violation(wrapped, context.dialect.name)
     if context.connection is None or context.is_disconnect:
         cause = _root_cause(original)
         # No connection yet and SQLite failed: the file could not be opened (or set up).
@@ -99,8 +99,22 @@ def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
     return do_connect
 
 
-def integrity_violation(wrapped: sa_exc.IntegrityError, dialect: str) -> IntegrityViolation:
-    """The toolkit class for a driver's integrity error, with table, columns, constraint."""
+def translate_integrity(
+    error: BaseException, dialect: str, statement: str = ""
+) -> IntegrityViolation:
+    """The toolkit class for an integrity error, once bound values are out of its whole chain.
+
+    `error` is SQLAlchemy's IntegrityError or the driver's own (COPY bypasses SQLAlchemy).
+    """
+    if dialect == "postgresql":
+        _redact_values(error, getattr(error, "orig", None))
+    if not isinstance(error, sa_exc.IntegrityError):
+        # Built after the redaction: the message copies the driver's text.
+        error = sa_exc.IntegrityError(statement, None, error, hide_parameters=True)
+    return _integrity_violation(error, dialect)
+
+
+def _integrity_violation(wrapped: sa_exc.IntegrityError, dialect: str) -> IntegrityViolation:
     cause = _root_cause(wrapped.orig)
     if dialect == "postgresql":
         cls = _PG_CLASSES.get(str(getattr(cause, "sqlstate", "")), IntegrityViolation)
@@ -129,21 +143,19 @@ def integrity_violation(wrapped: sa_exc.IntegrityError, dialect: str) -> Integri
     return cls(wrapped, table=table, columns=columns)
 
 
-def _redact_values(original: BaseException, wrapped: BaseException | None) -> None:
-    """Remove bound values from every message in the chain, in place (it is what gets logged)."""
+def _redact_values(*errors: BaseException | None) -> None:
+    """Remove bound values from every message in these chains, in place (it is what gets logged)."""
     seen: set[int] = set()
-    error: BaseException | None = original
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        detail = getattr(error, "detail", None)
-        if isinstance(detail, str):
-            for pattern, replacement in _PG_DETAIL_VALUES:
-                detail = pattern.sub(replacement, detail)
-            error.detail = detail  # type: ignore[attr-defined]
-        _redact_args(error)
-        error = error.__cause__ or error.__context__
-    if wrapped is not None:
-        _redact_args(wrapped)
+    for error in errors:
+        while error is not None and id(error) not in seen:
+            seen.add(id(error))
+            detail = getattr(error, "detail", None)
+            if isinstance(detail, str):
+                for pattern, replacement in _PG_DETAIL_VALUES:
+                    detail = pattern.sub(replacement, detail)
+                error.detail = detail  # type: ignore[attr-defined]
+            _redact_args(error)
+            error = error.__cause__ or error.__context__
 
 
 def _redact_args(error: BaseException) -> None:

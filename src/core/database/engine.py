@@ -1,4 +1,4 @@
-"""Build an AsyncEngine from a URL and settings, tuned per dialect (see README: parity)."""
+"""Build an AsyncEngine from a URL and settings, tuned per dialect (see docs/parity.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import Pool
 from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_only, get_cls_kwargs
 
 from core.config import Settings, get_settings
 from core.database.driver_errors import connect_or_unavailable, translate_error
@@ -21,6 +22,9 @@ from core.database.sqlite_turns import TransactionTurns
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
 __all__ = ["create_engine"]
+
+# create_async_engine() option -> the pool class's own parameter.
+_POOL_SIZING = {"pool_size": "pool_size", "max_overflow": "max_overflow", "pool_timeout": "timeout"}
 
 
 def create_engine(
@@ -46,6 +50,8 @@ def create_engine(
         # Bound values (tokens, emails, secrets) never reach logs or error messages.
         hide_parameters=True,
     )
+    if "poolclass" in engine_options:
+        _fit_pool_sizing(options, engine_options["poolclass"])
     options.update(engine_options)
     engine = create_async_engine(parsed, **options)
     event.listen(engine.sync_engine, "handle_error", translate_error)
@@ -55,6 +61,15 @@ def create_engine(
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
         ping_when_idle(engine)
     return engine
+
+
+def _fit_pool_sizing(options: dict[str, Any], poolclass: type[Pool]) -> None:
+    # The computed sizing fits a queue pool: create_async_engine() refuses arguments a
+    # caller's pool class does not take (NullPool and StaticPool take none of them).
+    accepted = get_cls_kwargs(poolclass)  # as create_async_engine() reads them
+    for option, parameter in _POOL_SIZING.items():
+        if parameter not in accepted:
+            options.pop(option, None)
 
 
 def _sqlite_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
@@ -73,8 +88,15 @@ def _sqlite_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_max_overflow,
         "pool_timeout": settings.database_pool_timeout,
-        "connect_args": {"timeout": settings.database_sqlite_busy_timeout_ms / 1000},
+        # sqlite3 sets SQLite's busy timeout from this, before the pragmas below run.
+        "connect_args": {"timeout": _seconds(settings.database_sqlite_busy_timeout_ms)},
     }
+
+
+def _seconds(milliseconds: int) -> float:
+    # sqlite3 passes int(timeout * 1000) on, and 1.001 * 1000 is 1000.99...: half a
+    # millisecond more keeps every whole number of milliseconds exact.
+    return (milliseconds + 0.5) / 1000
 
 
 def _postgres_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
@@ -99,7 +121,6 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
     if not is_memory_sqlite(url):
         pragmas += [
             "PRAGMA journal_mode=WAL",
-            f"PRAGMA busy_timeout={settings.database_sqlite_busy_timeout_ms}",
             "PRAGMA synchronous=NORMAL",
         ]
 
@@ -109,8 +130,6 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
     engine.sync_engine.dialect.insertmanyvalues_implicit_sentinel = (
         InsertmanyvaluesSentinelOpts.AUTOINCREMENT
     )
-
-    _rollback_after_failed_commit(engine.sync_engine.dialect)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -128,6 +147,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
     if not is_memory_sqlite(url) and settings.database_sqlite_begin != "deferred":
         # Each transaction takes the write lock: queue for it here, not in the busy handler.
         turns = TransactionTurns(engine, settings.database_sqlite_busy_timeout_ms / 1000)
+    _end_transactions_in_the_driver(engine.sync_engine.dialect, turns)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -145,12 +165,13 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
             ) from exc
 
 
-def _rollback_after_failed_commit(dialect: Any) -> None:
+def _end_transactions_in_the_driver(dialect: Any, turns: TransactionTurns | None) -> None:
     # A COMMIT that SQLite refuses (a deferred foreign key, say) leaves the transaction
     # open, while SQLAlchemy counts it as ended and returns the connection to the pool
     # without a rollback: the next BEGIN there fails, and its locks stay held. Postgres
-    # ends the transaction itself; here the toolkit does.
-    commit = dialect.do_commit
+    # ends the transaction itself; here the toolkit does. The turn passes on only once
+    # the driver call has returned: the write lock is free by then.
+    commit, rollback = dialect.do_commit, dialect.do_rollback
 
     def do_commit(dbapi_connection: Any) -> None:
         try:
@@ -159,5 +180,16 @@ def _rollback_after_failed_commit(dialect: Any) -> None:
             with suppress(Exception):
                 dbapi_connection.rollback()
             raise
+        finally:
+            if turns is not None:
+                turns.ended(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            if turns is not None:
+                turns.ended(dbapi_connection)
 
     dialect.do_commit = do_commit
+    dialect.do_rollback = do_rollback

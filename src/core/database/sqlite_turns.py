@@ -6,6 +6,10 @@ is put off by SQLite's busy handler, which sleeps and retries (1 ms growing to
 busy_timeout and fail with "database is locked", while the lock sits free during
 the sleeps. So an engine's own connections queue on a FIFO turn before BEGIN;
 SQLite's busy handler is left to arbitrate only between processes.
+
+The turn passes on once the driver's COMMIT or ROLLBACK has returned (the engine
+wraps the dialect's do_commit/do_rollback): SQLAlchemy's commit and rollback events
+fire before it, and a BEGIN IMMEDIATE sent then would meet the lock still held.
 """
 
 from __future__ import annotations
@@ -29,15 +33,12 @@ class TransactionTurns:
 
     def __init__(self, engine: AsyncEngine, timeout: float) -> None:
         self._timeout = timeout
-        # One token: a transaction holds it from BEGIN until COMMIT or ROLLBACK.
+        # One token: a transaction holds it from BEGIN until its COMMIT or ROLLBACK returns.
         self._token: FairAsyncQueue[object] = FairAsyncQueue(maxsize=1)
         self._token.put_nowait(object())
-        sync_engine = engine.sync_engine
-        for name in ("commit", "rollback"):
-            event.listen(sync_engine, name, self._on_end)
         # Safety net: a connection that leaves the pool's hands gives its turn back.
         for name in ("checkin", "invalidate", "close"):
-            event.listen(sync_engine, name, self._on_pool_event)
+            event.listen(engine.sync_engine, name, self._on_pool_event)
 
     def take(self, connection: Any) -> None:
         """Wait for the turn (inside the begin event); "database is locked" past the timeout."""
@@ -53,10 +54,13 @@ class TransactionTurns:
         if token is not None:
             self._token.put_nowait(token)
 
-    def _on_end(self, connection: Any) -> None:
-        # An invalidated connection gave its turn back in the pool's invalidate event.
-        if not connection.invalidated:
-            self.give_back(connection.connection.record_info)
+    def ended(self, pooled_connection: Any) -> None:
+        """The driver's COMMIT or ROLLBACK returned on this (pool-proxied) connection."""
+        try:
+            record_info = pooled_connection.record_info
+        except AttributeError:  # detached from its pool entry: the close event gave it back
+            return
+        self.give_back(record_info)
 
     def _on_pool_event(self, _dbapi_connection: Any, record: Any, *_args: Any) -> None:
         self.give_back(record.record_info)
