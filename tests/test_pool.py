@@ -106,6 +106,10 @@ async def _terminate(database: Database, pid: int) -> None:
 async def test_a_rested_connection_is_pinged_and_replaced_if_dead(
     database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The pool's clock stands still unless the test moves it: a slow machine cannot turn
+    # "used a moment ago" into "rested".
+    clock = [0.0]
+    monkeypatch.setattr(pool_module, "_now", lambda: clock[0])
     engine = create_engine(database_url, pool_size=1, max_overflow=0)
     backend_pid = text("SELECT pg_backend_pid()")
     try:
@@ -119,8 +123,7 @@ async def test_a_rested_connection_is_pinged_and_replaced_if_dead(
         async with engine.connect() as connection:
             second = await connection.scalar(backend_pid)
         await _terminate(database, second)
-        real_now = pool_module._now
-        monkeypatch.setattr(pool_module, "_now", lambda: real_now() + 2 * PING_AFTER_IDLE)
+        clock[0] += 2 * PING_AFTER_IDLE
         async with engine.connect() as connection:  # rested: pinged, found dead, replaced
             assert await connection.scalar(backend_pid) not in (first, second)
     finally:
