@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL
 
 from core.database.backup import _pg_invocation, dump, restore
 from core.database.errors import ConfigurationError
-from core.database.testing._cluster import find_pg_bindir
+from core.database.pg_binaries import find_pg_bindir
 
 
 def sqlite_url(path: Path) -> URL:

@@ -126,7 +126,7 @@ def _run_pg(program: str, url: URL, *args: str) -> None:
 
 def _find_pg_program(program: str) -> str:
     # Imported here: the cluster helper is test tooling, only a dump or restore needs it.
-    from core.database.testing._cluster import find_pg_bindir
+    from core.database.pg_binaries import find_pg_bindir
 
     bindir = find_pg_bindir(tools=("pg_dump", "pg_restore"))
     if bindir is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import secrets
 import shlex
 import shutil
@@ -18,37 +17,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 __all__ = [
-    "DEFAULT_ROOTS",
     "FAST_OPTIONS",
-    "find_pg_bindir",
     "free_port",
     "local_postgres",
     "make_url",
     "server_owner",
 ]
 
-# Debian/Ubuntu install server binaries here, one folder per major version, off PATH.
-DEFAULT_ROOTS: tuple[Path, ...] = (Path("/usr/lib/postgresql"),)
 # Durability is wasted on a cluster deleted afterwards; without it commits are much cheaper.
 FAST_OPTIONS = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-_SERVER_TOOLS = ("pg_ctl", "initdb", "postgres")
-
-
-def find_pg_bindir(
-    path: str | None = None,
-    roots: Sequence[Path] = DEFAULT_ROOTS,
-    tools: Sequence[str] = _SERVER_TOOLS,
-) -> Path | None:
-    """Folder with all `tools` (default: the server's): via PATH, else the newest root/ver/bin."""
-    found = shutil.which(tools[0], path=path)
-    if found is not None:
-        # Resolved first (/usr/local/bin/pg_ctl -> the real bindir); unresolved next, for
-        # Debian's /usr/bin/pg_dump -> pg_wrapper, whose own folder holds no other tool.
-        for bindir in (Path(found).resolve().parent, Path(found).parent):
-            if _has_tools(bindir, tools):
-                return bindir
-    candidates = [d for root in roots for d in sorted(root.glob("*/bin")) if _has_tools(d, tools)]
-    return max(candidates, key=_version_key, default=None)
 
 
 def free_port() -> int:
@@ -117,15 +94,6 @@ def _initdb(
     cmd += ["--encoding=UTF8", "--locale=C", *(["--no-sync"] if fast else [])]
     _run(cmd, owner=owner, cwd=tmp)
     pwfile.unlink()
-
-
-def _has_tools(bindir: Path, tools: Sequence[str]) -> bool:
-    return all(os.access(bindir / tool, os.X_OK) for tool in tools)
-
-
-def _version_key(bindir: Path) -> tuple[int, ...]:
-    # "9.6" < "15": compare numerically, not as strings.
-    return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name))
 
 
 def _run(cmd: Sequence[str | Path], *, owner: pwd.struct_passwd | None, cwd: Path) -> str:

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 
-from core.database.testing._cluster import FAST_OPTIONS, find_pg_bindir, local_postgres, make_url
+from core.database.pg_binaries import find_pg_bindir
+from core.database.testing._cluster import FAST_OPTIONS, local_postgres, make_url
 
 __all__ = [
     "PostgresUnavailableError",
