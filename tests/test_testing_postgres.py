@@ -212,6 +212,34 @@ def test_docker_provider_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert any("PostgreSQL 15.99" in line and ":54321" in line for line in lines)
 
 
+FAILING_DOCKER = """#!/bin/sh
+echo "$*" >> "$(dirname "$0")/calls.log"
+case "$1" in
+  info) exit 0 ;;
+  run) echo "pull access denied" >&2; exit 125 ;;
+esac
+"""
+
+
+def test_a_docker_that_cannot_start_postgres_falls_back_to_local_binaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if find_pg_bindir() is None:
+        pytest.fail("no PostgreSQL server binaries: `apt-get install postgresql`")
+    monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
+    docker = tmp_path / "docker"
+    docker.write_text(FAILING_DOCKER)
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    lines: list[str] = []
+    with throwaway_postgres(log=lines.append) as url:
+        assert speaks_postgres(urlsplit(url).port or 0)
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert [call.split()[0] for call in calls] == ["info", "run", "rm"]
+    assert any("Docker could not provide PostgreSQL" in line for line in lines)
+    assert any(line.startswith("using local PostgreSQL binaries") for line in lines)
+
+
 def test_cli_runs_command_against_a_real_server(real_server: str) -> None:
     assert main(["postgres", "--", sys.executable, "-c", CHECK_URL]) == 0
 

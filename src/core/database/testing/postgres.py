@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import ExitStack, contextmanager
 from types import FrameType
 
 from core.database.pg_binaries import find_pg_bindir
@@ -64,18 +64,23 @@ def throwaway_postgres(
         say(f"using TEST_POSTGRES_URL={mask_password(given)} (nothing started)")
         yield given
         return
-    with _sigterm_raises():
-        provider: AbstractContextManager[str]
+    with _sigterm_raises(), ExitStack() as stack:
+        url = None
         if docker_available():
-            provider = _docker_postgres(database=database, fast=fast, log=say)
-        elif (bindir := find_pg_bindir()) is not None:
+            try:
+                url = stack.enter_context(_docker_postgres(database=database, fast=fast, log=say))
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                # An engine that cannot pull or start the image (no registry access, say)
+                # is no reason to fail while local binaries could serve.
+                say(f"Docker could not provide PostgreSQL ({type(exc).__name__}); trying more")
+        if url is None:
+            bindir = find_pg_bindir()
+            if bindir is None:
+                raise PostgresUnavailableError
             say(f"using local PostgreSQL binaries in {bindir}")
-            provider = local_postgres(bindir, database=database, fast=fast, log=say)
-        else:
-            raise PostgresUnavailableError
-        with provider as url:
-            say(f"url {mask_password(url)}")
-            yield url
+            url = stack.enter_context(local_postgres(bindir, database=database, fast=fast, log=say))
+        say(f"url {mask_password(url)}")
+        yield url
 
 
 def mask_password(url: str) -> str:
