@@ -78,7 +78,7 @@ def __getattr__(name: str) -> Any:
     if name in _FASTAPI_NAMES:
         try:
             from core.database import fastapi as integration
-        except ImportError as exc:  # pragma: no cover - depends on the install
+        except ImportError as exc:
             raise ImportError(
                 f"core.database.{name} needs FastAPI: pip install 'core-database[fastapi]'"
             ) from exc

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from core.database.errors import ConfigurationError
+from core.database.pg_binaries import find_pg_bindir
 from core.database.url import is_memory_sqlite, mask_url
 
 __all__ = ["dump", "restore"]
@@ -125,9 +126,6 @@ def _run_pg(program: str, url: URL, *args: str) -> None:
 
 
 def _find_pg_program(program: str) -> str:
-    # Imported here: the cluster helper is test tooling, only a dump or restore needs it.
-    from core.database.pg_binaries import find_pg_bindir
-
     bindir = find_pg_bindir(tools=("pg_dump", "pg_restore"))
     if bindir is None:
         raise ConfigurationError(
