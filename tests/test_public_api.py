@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import types
+
+import pytest
 
 import core.database as package
 
@@ -48,3 +51,14 @@ def test_unknown_names_raise_attribute_error() -> None:
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_fastapi_names_without_fastapi_say_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As if the optional extra were not installed: importing fastapi fails.
+    monkeypatch.setitem(sys.modules, "fastapi", None)
+    monkeypatch.delitem(sys.modules, "core.database.fastapi", raising=False)
+    monkeypatch.delattr(package, "fastapi", raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'core-database\[fastapi\]'"):
+        package.__getattr__("get_session")
