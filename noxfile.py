@@ -20,8 +20,15 @@ MEMORY_URL = "sqlite+aiosqlite:///:memory:"
 WITH_POSTGRES = ("python", "-m", "core.database.testing", "postgres", "--")
 
 
+REFERENCE_APP = "examples/reference"
+EXAMPLES = ("examples/reference", "examples/notes")
+
+
 def _install(session: nox.Session, extras: str = "test") -> None:
+    """The toolkit, and the reference app beside it (its migrations are alembic/ here)."""
     session.install("-e", f".[{extras}]")
+    # --no-deps: the app's path dependency on the toolkit is met by the install above.
+    session.install("--no-deps", "-e", REFERENCE_APP)
 
 
 def _pytest(session: nox.Session, *wrapper: str, env: dict[str, str] | None = None) -> None:
@@ -58,14 +65,14 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
-def example(session: nox.Session) -> None:
-    """The example host app's own tests (examples/notes), on SQLite and on Postgres."""
+def examples(session: nox.Session) -> None:
+    """The example host apps' own suites (reference app, notes), on SQLite and on Postgres."""
     _install(session)
-    # --no-deps: its path dependency on the toolkit is already met by the editable install.
     session.install("--no-deps", "-e", "examples/notes")
-    session.chdir("examples/notes")
-    _pytest(session, env={"TEST_DATABASE_URL": MEMORY_URL, "APP_ENV": "test"})
-    _pytest(session, *WITH_POSTGRES, env={"APP_ENV": "test"})
+    for example in EXAMPLES:
+        with session.chdir(example):
+            _pytest(session, env={"TEST_DATABASE_URL": MEMORY_URL, "APP_ENV": "test"})
+            _pytest(session, *WITH_POSTGRES, env={"APP_ENV": "test"})
 
 
 @nox.session(python=PYTHON)
@@ -145,7 +152,7 @@ def migrations(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """Migrate and serve the reference app on DATABASE_URL (default ./app.db), port DEMO_PORT."""
     _install(session, "fastapi")
-    session.run("alembic", "upgrade", "head")
+    session.run("alembic", "upgrade", "head")  # alembic/ holds the reference app's history
     port = os.environ.get("DEMO_PORT", "8000")
     # Open event streams would otherwise hold Ctrl+C until every client leaves.
     server = ("uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", port)

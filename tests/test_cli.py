@@ -95,7 +95,7 @@ async def test_dump_and_restore_round_trip(scratch: URL, tmp_path: Path) -> None
 def test_writing_commands_refuse_production(
     command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from core.config import get_settings
+    from core.database.settings import get_settings
 
     monkeypatch.setenv("APP_ENV", "production")
     get_settings.cache_clear()

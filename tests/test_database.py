@@ -8,8 +8,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from core.config import Settings, get_settings
 from core.database import ConfigurationError, Database, get_database, set_database
+from core.database.settings import Settings, get_settings
 
 SECRET = "S3cretPw"
 

@@ -10,13 +10,13 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, StaticPool
 
-from core.config import Settings, get_settings
 from core.database import (
     Database,
     DatabaseUnavailableError,
     ForeignKeyViolation,
     create_engine,
 )
+from core.database.settings import Settings, get_settings
 from tests.models import Child, Item, Parent
 
 SECRET = "S3cretPw"

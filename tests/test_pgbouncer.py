@@ -20,7 +20,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text
 from sqlalchemy.engine import URL
 
-from core.config import Settings
 from core.database import (
     Database,
     DatabaseUnavailableError,
@@ -30,6 +29,7 @@ from core.database import (
     fetch_value,
     set_database,
 )
+from core.database.settings import Settings
 from core.database.testing import pgbouncer as pgbouncer_module
 from core.database.testing.pgbouncer import (
     PgBouncerUnavailableError,

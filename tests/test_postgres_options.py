@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.config import Settings
 from core.database import ConfigurationError, Database, create_engine, parse_database_url
 from core.database.postgres_options import postgres_connect_args
+from core.database.settings import Settings
 
 SECRET = "S3cretPw"
 # A self-signed CA certificate (no key anywhere): enough for ssl to load it as a root.

@@ -12,8 +12,8 @@ from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.config import Settings
 from core.database import create_engine
+from core.database.settings import Settings
 from tests.support import settle
 
 pytestmark = pytest.mark.sqlite_only(reason="the write lock and busy handler are SQLite's")

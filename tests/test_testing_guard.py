@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Settings
+from core.database.settings import Settings
 from core.database.testing import ALLOW_ENV, UnsafeDatabaseError, check_test_database
 
 TEST_ENV = Settings(app_env="test")

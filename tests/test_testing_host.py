@@ -17,10 +17,9 @@ from core.database.migrations import head_revision
 
 pytest_plugins = ["pytester"]
 
+# No asyncio setting at all: pytest-asyncio's strict mode, and no loop-scope default.
 HOST_CONFIG = """
 [tool.pytest.ini_options]
-asyncio_mode = "auto"
-asyncio_default_fixture_loop_scope = "session"
 filterwarnings = ["error"]
 core_database_metadata = "hostapp:HostBase.metadata"
 core_database_app = "hostapp:app"
@@ -127,23 +126,83 @@ def test_app_env_production_is_refused_even_with_the_opt_in(
     result.stdout.fnmatch_lines(["*refusing to run test fixtures with APP_ENV=production*"])
 
 
-@pytest.mark.parametrize("scope", [None, "function"])
-def test_a_fixture_loop_scope_other_than_session_is_a_clear_usage_error(
-    host: pytest.Pytester, scope: str | None
+UNRELATED_TESTS = """
+import asyncio
+
+import pytest
+import pytest_asyncio
+
+
+@pytest_asyncio.fixture
+async def ticket():
+    # A function-scoped async fixture of the host's, far from the database.
+    await asyncio.sleep(0)
+    return id(asyncio.get_running_loop())
+
+
+@pytest_asyncio.fixture
+async def loop_of_the_test():
+    return id(asyncio.get_running_loop())
+
+
+def test_a_sync_test():
+    assert 1 + 1 == 2
+
+
+@pytest.mark.asyncio
+async def test_its_own_loop(ticket, loop_of_the_test):
+    # Left alone: both run in pytest-asyncio's per-test loop, as without the plugin.
+    assert ticket == loop_of_the_test == id(asyncio.get_running_loop())
+"""
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        "",
+        'asyncio_mode = "auto"',
+        'asyncio_mode = "auto"\nasyncio_default_fixture_loop_scope = "function"'
+        '\nasyncio_default_test_loop_scope = "function"',
+    ],
+    ids=["strict-unset", "auto-unset", "auto-function"],
+)
+def test_the_plugin_needs_no_asyncio_setting_and_leaves_other_tests_alone(
+    host: pytest.Pytester, database_url: str, settings: str
 ) -> None:
-    setting = "" if scope is None else f'asyncio_default_fixture_loop_scope = "{scope}"'
-    host.makepyprojecttoml(
-        HOST_CONFIG.replace('asyncio_default_fixture_loop_scope = "session"', setting)
+    host.makepyprojecttoml(HOST_CONFIG + settings + "\n")
+    host.makepyfile(test_unrelated=UNRELATED_TESTS)
+    result = host.runpytest_subprocess("-p", "no:cacheprovider", "--database-url", database_url)
+    result.assert_outcomes(passed=4)
+
+
+def test_a_sync_suite_passes_with_the_plugin_installed(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n')
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_database_fixture_pinned_to_another_loop_is_a_clear_usage_error(
+    host: pytest.Pytester, database_url: str
+) -> None:
+    host.makepyfile(
+        test_host="""
+import pytest_asyncio
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def pinned(db_session):
+    return db_session
+
+
+async def test_uses_it(pinned):
+    pass
+"""
     )
-    # In-process, so no models are imported here: the run stops before any database work.
-    host.makepyfile(test_host="async def test_uses_the_database(db_session):\n    pass\n")
-    result = host.runpytest_inprocess("-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "*core.database's fixtures share one engine*",
-            '*asyncio_default_fixture_loop_scope = "session"',
-        ]
+    result = host.runpytest_subprocess("-p", "no:cacheprovider", "--database-url", database_url)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*fixture 'pinned' uses core.database's fixtures*loop_scope='function'*"]
     )
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from core.config import AppEnv, get_settings
 from core.database import backup
 from core.database.database import Database
 from core.database.errors import ConfigurationError, DatabaseError
+from core.database.settings import AppEnv, get_settings
 from core.database.url import is_memory_sqlite
 
 __all__ = ["main"]

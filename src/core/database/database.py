@@ -11,10 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.config import Settings, get_settings
 from core.database.engine import create_engine
 from core.database.errors import DatabaseUnavailableError
 from core.database.session import make_sessionmaker, session_scope
+from core.database.settings import Settings, get_settings
 from core.database.url import mask_url, parse_database_url
 
 __all__ = ["Database", "get_database", "set_database"]

@@ -14,10 +14,10 @@ from sqlalchemy.pool import Pool
 from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 from sqlalchemy.util import await_only, get_cls_kwargs
 
-from core.config import Settings, get_settings
 from core.database.driver_errors import connect_or_unavailable, translate_error
 from core.database.pool import FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
+from core.database.settings import Settings, get_settings
 from core.database.sqlite_turns import TransactionTurns
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 

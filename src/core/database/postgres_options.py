@@ -14,8 +14,8 @@ from uuid import uuid4
 
 from sqlalchemy.engine import URL
 
-from core.config import Settings
 from core.database.errors import ConfigurationError
+from core.database.settings import Settings
 
 __all__ = ["postgres_connect_args"]
 

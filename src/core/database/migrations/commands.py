@@ -16,10 +16,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.config import get_settings
 from core.database.engine import create_engine
 from core.database.errors import ConfigurationError
 from core.database.migrations.environment import run_blocking
+from core.database.settings import get_settings
 from core.database.url import is_memory_sqlite, parse_database_url
 
 __all__ = [

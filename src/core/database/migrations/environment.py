@@ -19,11 +19,11 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Connection
 
-from core.config import get_settings
 from core.database.engine import create_engine
 from core.database.errors import ConfigurationError
 from core.database.migrations.hooks import render_item, skip_empty_revision
 from core.database.migrations.sqlite import foreign_keys_checked, foreign_keys_off
+from core.database.settings import get_settings
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
 __all__ = ["URL_ARGUMENT", "context_options", "resolve_url", "run_blocking", "run_migrations"]

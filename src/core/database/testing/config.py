@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
-import pytest_asyncio
 
 from core.database.errors import ConfigurationError
 from core.database.url import mask_url, parse_database_url
@@ -14,19 +14,12 @@ __all__ = [
     "MEMORY_URL",
     "configured_url",
     "pytest_addoption",
-    "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_report_header",
 ]
 
 MEMORY_URL = "sqlite+aiosqlite:///:memory:"
 SCHEMA_MODES = ("metadata", "alembic")
-_LOOP_SCOPE_HELP = (
-    "core.database's fixtures share one engine, and so one event loop, across the test"
-    " session; async fixtures must run in that loop too. Add to your pytest configuration"
-    ' ([tool.pytest.ini_options] in pyproject.toml):\n  asyncio_mode = "auto"\n'
-    '  asyncio_default_fixture_loop_scope = "session"'
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,10 +53,17 @@ def pytest_configure(config: pytest.Config) -> None:
     """Refuse a configuration the fixtures cannot work with, before anything runs."""
     if config.getini("core_database_schema") not in SCHEMA_MODES:
         raise pytest.UsageError(f"core_database_schema must be one of {', '.join(SCHEMA_MODES)}")
-    # Unset, pytest-asyncio warns (an INTERNALERROR under filterwarnings=error) without
-    # saying which value works: say it first.
-    if _fixture_loop_scope(config) is None:
-        raise pytest.UsageError(_LOOP_SCOPE_HELP)
+    config.addinivalue_line(
+        "markers", "database_loop: set by core.database on tests run in its session loop"
+    )
+    # pytest-asyncio warns when its default fixture loop scope is unset; the plugin
+    # picks the loop of every test and fixture it serves, so the setting does not
+    # matter to it, and a host suite with `filterwarnings = error` must still start.
+    warnings.filterwarnings(
+        "ignore",
+        message='The configuration option "asyncio_default_fixture_loop_scope" is unset',
+        category=pytest.PytestDeprecationWarning,
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -73,30 +73,6 @@ def pytest_report_header(config: pytest.Config) -> str:
     except ConfigurationError as exc:
         shown = f"invalid URL ({exc})"
     return f"core.database: {shown} (schema: {config.getini('core_database_schema')})"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Check the loop scope if the database is used; run async tests in the session loop."""
-    # A function-loop async fixture that touches the session-wide engine fails with
-    # "attached to a different loop"; refuse up front, but only if the database is used.
-    uses_database = any("database" in getattr(item, "fixturenames", ()) for item in items)
-    if uses_database and _fixture_loop_scope(config) not in ("session", ""):
-        raise pytest.UsageError(_LOOP_SCOPE_HELP)
-    # Run every async test in the session loop that owns the engine, whatever
-    # asyncio_default_test_loop_scope says.
-    marker = pytest.mark.asyncio(loop_scope="session")
-    for item in items:
-        if pytest_asyncio.is_async_test(item):
-            item.add_marker(marker, append=False)
-
-
-def _fixture_loop_scope(config: pytest.Config) -> str | None:
-    """pytest-asyncio's default fixture loop scope; "" when pytest-asyncio is disabled."""
-    try:
-        scope: str | None = config.getini("asyncio_default_fixture_loop_scope")
-    except ValueError:
-        return ""
-    return scope
 
 
 def configured_url(config: pytest.Config) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from core.config import AppEnv, Settings, get_settings
+from core.database.settings import AppEnv, Settings, get_settings
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
 __all__ = ["ALLOW_ENV", "UnsafeDatabaseError", "check_test_database"]

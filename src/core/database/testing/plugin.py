@@ -31,12 +31,12 @@ from core.database.errors import ConfigurationError
 from core.database.testing.config import (
     configured_url,
     pytest_addoption,
-    pytest_collection_modifyitems,
     pytest_configure,
     pytest_report_header,
 )
 from core.database.testing.guard import UnsafeDatabaseError, check_test_database
 from core.database.testing.isolation import rollback_after
+from core.database.testing.loops import pytest_fixture_setup, pytest_pycollect_makeitem
 from core.database.testing.schema import (
     as_metadata_list,
     create_schema,
@@ -59,8 +59,9 @@ __all__ = [
     "db_connection",
     "db_session",
     "pytest_addoption",
-    "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_fixture_setup",
+    "pytest_pycollect_makeitem",
     "pytest_report_header",
 ]
 

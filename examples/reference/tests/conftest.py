@@ -41,3 +41,9 @@ async def user(db_session: AsyncSession) -> User:
     created = await UserRepository(db_session).create(email="ann@example.org", name="Ann")
     await db_session.commit()
     return created
+
+
+@pytest.fixture
+def dialect(database_url: str) -> str:
+    """`sqlite` or `postgresql`: the backend this run is proving."""
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"

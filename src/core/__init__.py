@@ -1,1 +1,0 @@
-"""Shared infrastructure for host apps: settings and the database toolkit."""
