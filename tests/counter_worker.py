@@ -12,7 +12,8 @@ drops `FOR UPDATE`; the toolkit's `BEGIN IMMEDIATE` takes the database's write l
 before the read instead, and other writers wait (busy_timeout) rather than fail.
 A single atomic `UPDATE ... SET value = value + 1` needs neither.
 
-Environment: COUNTER_URL, COUNTER_TABLE, COUNTER_ID, COUNTER_INCREMENTS. It prints
+Environment: COUNTER_URL, COUNTER_TABLE, COUNTER_ID, COUNTER_INCREMENTS, and
+COUNTER_TASKS (concurrent tasks sharing the increments, default 1). It prints
 "ready" once connected, waits for a line on stdin (so both processes start together),
 then prints "done <n>".
 """
@@ -50,17 +51,23 @@ async def increment(db: Database, table: Table, counter_id: int) -> None:
         )
 
 
+async def _repeat(db: Database, table: Table, counter_id: int, times: int) -> None:
+    for _ in range(times):
+        await increment(db, table, counter_id)
+
+
 async def main() -> int:
     db = Database(os.environ["COUNTER_URL"])
     table = counter_table(os.environ["COUNTER_TABLE"])
     counter_id = int(os.environ["COUNTER_ID"])
     increments = int(os.environ["COUNTER_INCREMENTS"])
+    tasks = int(os.environ.get("COUNTER_TASKS", "1"))
     try:
         await db.ping(timeout=30)
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        for _ in range(increments):
-            await increment(db, table, counter_id)
+        shares = [increments // tasks + (i < increments % tasks) for i in range(tasks)]
+        await asyncio.gather(*(_repeat(db, table, counter_id, share) for share in shares))
         print(f"done {increments}", flush=True)
     finally:
         await db.dispose()

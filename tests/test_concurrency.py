@@ -80,6 +80,34 @@ async def test_locking_read_and_atomic_update_run_on_both(db_session: AsyncSessi
 async def test_two_processes_lose_no_update(
     database_url: str, dialect: str, tmp_path: Path
 ) -> None:
+    await _increment_from_processes(database_url, dialect, tmp_path, processes=2, tasks=1)
+
+
+@pytest.mark.parity("four processes x 8 tasks: read-modify-write increments, no error")
+async def test_four_busy_processes_on_one_database_take_turns(
+    database_url: str, dialect: str, tmp_path: Path
+) -> None:
+    # SQLite's busy handler alone (no queue) failed some of these with "database is
+    # locked"; processes now queue on the lock file, so a short busy timeout is enough.
+    await _increment_from_processes(
+        database_url,
+        dialect,
+        tmp_path,
+        processes=4,
+        tasks=8,
+        extra_env={"DATABASE_SQLITE_BUSY_TIMEOUT_MS": "2000"},
+    )
+
+
+async def _increment_from_processes(
+    database_url: str,
+    dialect: str,
+    tmp_path: Path,
+    *,
+    processes: int,
+    tasks: int,
+    extra_env: dict[str, str] | None = None,
+) -> None:
     # Real commits: a file database, or a table of its own beside the isolated test schema.
     url = f"sqlite+aiosqlite:///{tmp_path}/counter.db" if dialect == "sqlite" else database_url
     table = counter_table(f"process_counter_{secrets.token_hex(4)}")
@@ -94,13 +122,15 @@ async def test_two_processes_lose_no_update(
             "COUNTER_TABLE": table.name,
             "COUNTER_ID": "1",
             "COUNTER_INCREMENTS": str(INCREMENTS),
+            "COUNTER_TASKS": str(tasks),
+            **(extra_env or {}),
         }
         async with asyncio.timeout(300):
-            outputs = await _run_together(env, processes=2)
-        assert outputs == [f"done {INCREMENTS}"] * 2
+            outputs = await _run_together(env, processes=processes)
+        assert outputs == [f"done {INCREMENTS}"] * processes
         async with db.session() as session:
             final = await session.scalar(select(table.c.value).where(table.c.id == 1))
-        assert final == 2 * INCREMENTS
+        assert final == processes * INCREMENTS
     finally:
         async with db.engine.begin() as connection:
             await connection.run_sync(table.metadata.drop_all)

@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from core.database.base import NAMING_CONVENTION, Base, new_metadata
 from core.database.bulk import bulk_insert
-from core.database.database import Database, get_database, set_database, transaction
+from core.database.database import (
+    Database,
+    get_database,
+    read_transaction,
+    set_database,
+    transaction,
+)
 from core.database.engine import create_engine
 from core.database.errors import (
     CheckViolation,
@@ -17,6 +23,7 @@ from core.database.errors import (
     IntegrityViolation,
     NotFoundError,
     NotNullViolation,
+    ReadOnlyTransactionError,
     UniqueViolation,
 )
 from core.database.mixins import IntIdMixin, TimestampMixin
@@ -27,7 +34,13 @@ from core.database.types import BigIntPK, ExactDecimal, JSONType, UTCDateTime, p
 from core.database.url import mask_url, parse_database_url
 
 if TYPE_CHECKING:
-    from core.database.fastapi import SessionDep, get_session, install_error_handlers
+    from core.database.fastapi import (
+        ReadSessionDep,
+        SessionDep,
+        get_read_session,
+        get_session,
+        install_error_handlers,
+    )
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -45,6 +58,8 @@ __all__ = [
     "JSONType",
     "NotFoundError",
     "NotNullViolation",
+    "ReadOnlyTransactionError",
+    "ReadSessionDep",
     "SessionDep",
     "TimestampMixin",
     "UTCDateTime",
@@ -56,6 +71,7 @@ __all__ = [
     "fetch_one",
     "fetch_value",
     "get_database",
+    "get_read_session",
     "get_session",
     "install_error_handlers",
     "make_sessionmaker",
@@ -64,13 +80,16 @@ __all__ = [
     "on_commit",
     "parse_database_url",
     "portable_enum",
+    "read_transaction",
     "run_in_transaction",
     "set_database",
     "transaction",
     "utcnow",
 ]
 
-_FASTAPI_NAMES = frozenset({"SessionDep", "get_session", "install_error_handlers"})
+_FASTAPI_NAMES = frozenset(
+    {"ReadSessionDep", "SessionDep", "get_read_session", "get_session", "install_error_handlers"}
+)
 
 
 def __getattr__(name: str) -> Any:

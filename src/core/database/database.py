@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.database.engine import create_engine
-from core.database.errors import DatabaseUnavailableError
+from core.database.engine import create_engine, read_only_options
+from core.database.errors import ConfigurationError, DatabaseUnavailableError
+from core.database.replicas import Replica, ReplicaSet, parse_replica_urls
 from core.database.session import make_sessionmaker, session_scope
 from core.database.settings import Settings, get_settings
 from core.database.url import mask_url, parse_database_url
 
-__all__ = ["Database", "get_database", "set_database"]
+__all__ = ["Database", "get_database", "read_transaction", "set_database"]
+
+# When this task (or its parent context) last ran a unit of work on the primary:
+# reads soon after it go to the primary too, so a request reads its own writes.
+_last_primary_unit: ContextVar[float] = ContextVar("core_database_last_primary_unit", default=-1e9)
 
 
 class Database:
@@ -32,6 +39,7 @@ class Database:
         url: str | URL | None = None,
         *,
         settings: Settings | None = None,
+        replica_urls: Sequence[str | URL] | None = None,
         **engine_options: Any,
     ) -> None:
         self._settings = settings or get_settings()
@@ -40,6 +48,15 @@ class Database:
         self._engine_options = engine_options
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._overridden = False
+        if replica_urls is None and url is None:
+            replica_urls = parse_replica_urls(
+                self._settings.database_replica_urls.get_secret_value()
+            )
+        self.replicas = ReplicaSet(parse_replica_urls(replica_urls or []), self._settings)
+        if self.replicas and self.dialect != "postgresql":
+            raise ConfigurationError("read replicas need a Postgres primary")
 
     def __repr__(self) -> str:
         return f"Database({mask_url(self.url)!r})"
@@ -77,10 +94,11 @@ class Database:
     def override_sessionmaker(self, factory: async_sessionmaker[AsyncSession]) -> Iterator[None]:
         """Use `factory` for every session of this database while the block runs (tests)."""
         previous, self._sessionmaker = self._sessionmaker, factory
+        overridden, self._overridden = self._overridden, True
         try:
             yield
         finally:
-            self._sessionmaker = previous
+            self._sessionmaker, self._overridden = previous, overridden
 
     def session(self) -> AsyncSession:
         """A new session; use it as `async with db.session() as session:`."""
@@ -88,7 +106,53 @@ class Database:
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """`async with db.transaction() as session:` commits on success, rolls back on error."""
+        _last_primary_unit.set(time.monotonic())
         return session_scope(self.sessionmaker)
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """`async with db.read_transaction() as session:` a read-only unit of work.
+
+        A write in it raises ReadOnlyTransactionError on both backends. On a SQLite file
+        readers run side by side (BEGIN DEFERRED, outside the write turn); with
+        replicas, a fit replica serves it — unless this task ran a unit of work on the
+        primary within the lag bound, so a request reads its own writes. A replica that
+        cannot be reached is skipped and the next one, at last the primary, serves.
+        """
+        for replica in await self._read_candidates():
+            session = self._read_factory(replica.engine)()
+            try:
+                await session.connection()  # reach the replica before the body runs
+            except DatabaseUnavailableError as exc:
+                await session.close()
+                self.replicas.skip(replica, str(exc))
+                continue
+            async with session_scope(_already_open(session)) as reading:
+                yield reading
+            return
+        factory = self._sessionmaker if self._overridden else self.read_sessionmaker
+        assert factory is not None
+        async with session_scope(factory) as reading:
+            yield reading
+
+    @property
+    def read_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """The factory of read-only sessions on the primary."""
+        if self._read_sessionmaker is None:
+            self._read_sessionmaker = self._read_factory(self.engine)
+        return self._read_sessionmaker
+
+    def _read_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+        options = read_only_options(engine.dialect.name)
+        return make_sessionmaker(engine.execution_options(**options))
+
+    async def _read_candidates(self) -> list[Replica]:
+        if not self.replicas or self._overridden:
+            return []  # tests: every session joins the test's transaction on the primary
+        since_primary = time.monotonic() - _last_primary_unit.get()
+        if since_primary < self._settings.database_replica_max_lag_s:
+            return []
+        return await self.replicas.candidates()
 
     async def ping(self, timeout: float = 2.0) -> bool:  # noqa: ASYNC109 - a deadline, not I/O
         """True if `SELECT 1` answers within `timeout` s; else DatabaseUnavailableError."""
@@ -104,9 +168,15 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection; the engine is rebuilt on next use."""
+        await self.replicas.dispose()
         if self._engine is not None:
             engine, self._engine, self._sessionmaker = self._engine, None, None
+            self._read_sessionmaker = None
             await engine.dispose()
+
+
+def _already_open(session: AsyncSession) -> Callable[[], AsyncSession]:
+    return lambda: session
 
 
 _default: Database | None = None
@@ -131,4 +201,11 @@ def set_database(database: Database | None) -> Database | None:
 async def transaction() -> AsyncIterator[AsyncSession]:
     """`async with transaction() as session:` on the default database: commit or roll back."""
     async with get_database().transaction() as session:
+        yield session
+
+
+@asynccontextmanager
+async def read_transaction() -> AsyncIterator[AsyncSession]:
+    """`async with read_transaction() as session:` a read-only unit of work (see Database)."""
+    async with get_database().read_transaction() as session:
         yield session

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from core.database.errors import (
     ForeignKeyViolation,
     IntegrityViolation,
     NotNullViolation,
+    ReadOnlyTransactionError,
     UniqueViolation,
 )
 
@@ -55,10 +57,17 @@ _PG_DETAIL_VALUES = (
 _PG_ARGUMENT_VALUE = re.compile(r"(invalid input for query argument \$\d+): .*", re.S)
 
 
+# A write in a read-only transaction: Postgres' SQLSTATE, SQLite's query_only refusal.
+_PG_READ_ONLY_SQLSTATE = "25006"
+_SQLITE_READ_ONLY = "attempt to write a readonly database"
+
+
 def translate_error(context: ExceptionContext) -> BaseException | None:
     """`handle_error` hook: return the toolkit exception for this failure, or None to keep it."""
     original = context.original_exception
     wrapped = context.sqlalchemy_exception
+    if _is_read_only_refusal(original):
+        return ReadOnlyTransactionError()
     if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):
         return translate_integrity(wrapped, context.dialect.name)
     if context.dialect.name == "postgresql":
@@ -179,6 +188,13 @@ def _root_cause(error: BaseException | None) -> BaseException | None:
         seen.add(id(error))
         error = error.__cause__
     return error
+
+
+def _is_read_only_refusal(error: BaseException | None) -> bool:
+    cause = _root_cause(error)
+    if str(getattr(cause, "sqlstate", "") or "") == _PG_READ_ONLY_SQLSTATE:
+        return True
+    return isinstance(cause, sqlite3.Error) and _SQLITE_READ_ONLY in str(cause)
 
 
 def _pg_unavailable(error: Any) -> bool:

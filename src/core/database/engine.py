@@ -18,10 +18,15 @@ from core.database.driver_errors import connect_or_unavailable, translate_error
 from core.database.pool import FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
 from core.database.settings import Settings, get_settings
+from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
 from core.database.sqlite_turns import TransactionTurns
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
-__all__ = ["create_engine"]
+__all__ = ["READ_ONLY", "create_engine", "read_only_options"]
+
+# Execution option of a read-only unit of work (Database.read_transaction()).
+READ_ONLY = "core_database_read_only"
+_READ_ONLY_ACTIVE = "core.database.read_only"
 
 # create_async_engine() option -> the pool class's own parameter.
 _POOL_SIZING = {"pool_size": "pool_size", "max_overflow": "max_overflow", "pool_timeout": "timeout"}
@@ -61,6 +66,20 @@ def create_engine(
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
         ping_when_idle(engine)
     return engine
+
+
+def read_only_options(dialect: str) -> dict[str, Any]:
+    """Execution options that make an engine's transactions read-only on `dialect`.
+
+    Postgres: BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY — one snapshot for the
+    whole unit, as a SQLite read transaction has, at no cost for a reader. SQLite: the
+    begin hook below opens a DEFERRED transaction outside the write turn, with
+    `PRAGMA query_only` on until it ends, so readers run side by side in WAL.
+    """
+    options: dict[str, Any] = {READ_ONLY: True}
+    if dialect == "postgresql":
+        options.update(postgresql_readonly=True, isolation_level="REPEATABLE READ")
+    return options
 
 
 def _fit_pool_sizing(options: dict[str, Any], poolclass: type[Pool]) -> None:
@@ -145,18 +164,28 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
 
     turns: TransactionTurns | None = None
     if not is_memory_sqlite(url) and settings.database_sqlite_begin != "deferred":
-        # Each transaction takes the write lock: queue for it here, not in the busy handler.
-        turns = TransactionTurns(engine, settings.database_sqlite_busy_timeout_ms / 1000)
+        # Each transaction takes the write lock: queue for it here, not in the busy
+        # handler, and between processes on the lock file beside the database.
+        timeout = settings.database_sqlite_busy_timeout_ms / 1000
+        process_turn = ProcessTurn(turn_file_for(str(url.database)), timeout)
+        turns = TransactionTurns(engine, timeout, process_turn)
+        event.listen(engine.sync_engine, "engine_disposed", lambda _e: process_turn.close())
     _end_transactions_in_the_driver(engine.sync_engine.dialect, turns)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Straight to aiosqlite: one trip to its thread, where exec_driver_sql takes three
         # (cursor, execute, close) plus a statement's overhead, on every transaction.
+        driver = connection.connection.driver_connection
         try:
+            if connection.get_execution_options().get(READ_ONLY):
+                # A reader: no write turn; query_only refuses writes until it ends.
+                connection.connection.record_info[_READ_ONLY_ACTIVE] = True
+                await_only(driver.executescript("PRAGMA query_only=ON; BEGIN DEFERRED"))
+                return
             if turns is not None:
                 turns.take(connection)
-            await_only(connection.connection.driver_connection.execute(begin))
+            await_only(driver.execute(begin))
         except sqlite3.Error as exc:
             if turns is not None:
                 turns.give_back(connection.connection.record_info)
@@ -181,6 +210,7 @@ def _end_transactions_in_the_driver(dialect: Any, turns: TransactionTurns | None
                 dbapi_connection.rollback()
             raise
         finally:
+            _writable_again(dbapi_connection)
             if turns is not None:
                 turns.ended(dbapi_connection)
 
@@ -188,8 +218,20 @@ def _end_transactions_in_the_driver(dialect: Any, turns: TransactionTurns | None
         try:
             rollback(dbapi_connection)
         finally:
+            _writable_again(dbapi_connection)
             if turns is not None:
                 turns.ended(dbapi_connection)
 
     dialect.do_commit = do_commit
     dialect.do_rollback = do_rollback
+
+
+def _writable_again(pooled_connection: Any) -> None:
+    """After a read-only transaction, let the connection write again (query_only off)."""
+    record_info = getattr(pooled_connection, "record_info", None)
+    if record_info is not None and record_info.pop(_READ_ONLY_ACTIVE, False):
+        cursor = pooled_connection.cursor()
+        try:
+            cursor.execute("PRAGMA query_only=OFF")
+        finally:
+            cursor.close()

@@ -4,6 +4,7 @@
     ├── ConfigurationError            bad DATABASE_URL or settings (also a ValueError)
     ├── DatabaseUnavailableError      server unreachable, refused or timed out
     ├── NotFoundError                 a repository found no row for the key (also a LookupError)
+    ├── ReadOnlyTransactionError      a read-only unit of work tried to write
     └── IntegrityViolation            also a sqlalchemy.exc.IntegrityError (old handlers match)
         ├── UniqueViolation
         ├── ForeignKeyViolation
@@ -29,6 +30,7 @@ __all__ = [
     "IntegrityViolation",
     "NotFoundError",
     "NotNullViolation",
+    "ReadOnlyTransactionError",
     "UniqueViolation",
 ]
 
@@ -65,6 +67,13 @@ class DatabaseUnavailableError(DatabaseError):
 
 class NotFoundError(DatabaseError, LookupError):
     """No row matched the key a caller asked for."""
+
+
+class ReadOnlyTransactionError(DatabaseError):
+    """A read-only unit of work (`read_transaction()`, a read replica) tried to write."""
+
+    def __init__(self, message: str = "cannot write in a read-only transaction") -> None:
+        super().__init__(message)
 
 
 class IntegrityViolation(DatabaseError, sa_exc.IntegrityError):

@@ -15,9 +15,16 @@ from core.database.errors import (
     ForeignKeyViolation,
     IntegrityViolation,
     NotFoundError,
+    ReadOnlyTransactionError,
 )
 
-__all__ = ["SessionDep", "get_session", "install_error_handlers"]
+__all__ = [
+    "ReadSessionDep",
+    "SessionDep",
+    "get_read_session",
+    "get_session",
+    "install_error_handlers",
+]
 
 
 async def _request_session() -> AsyncIterator[AsyncSession]:
@@ -38,6 +45,22 @@ async def get_session(
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+async def _request_read_session() -> AsyncIterator[AsyncSession]:
+    async with get_database().read_transaction() as session:
+        yield session
+
+
+async def get_read_session(
+    session: Annotated[AsyncSession, Depends(_request_read_session, scope="function")],
+) -> AsyncSession:
+    """A read-only AsyncSession for a read-only route: a replica if one is fit, else the
+    primary; on a SQLite file it reads beside the writers instead of queueing for them."""
+    return session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map toolkit errors to responses: 404, 409 (422 for a foreign key), 503 unavailable."""
 
@@ -51,6 +74,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unavailable(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
+    async def read_only(_request: Request, exc: Exception) -> JSONResponse:
+        # A route declared read-only wrote: a bug in the route, not the client's fault.
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
     app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(ReadOnlyTransactionError, read_only)
     app.add_exception_handler(IntegrityViolation, conflict)
     app.add_exception_handler(DatabaseUnavailableError, unavailable)

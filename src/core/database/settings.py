@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     database_sqlite_begin: Literal["deferred", "immediate", "exclusive"] = "immediate"
     # PgBouncer in transaction mode cannot keep named prepared statements.
     database_pgbouncer: bool = False
+    # Read replicas for read-only units of work: comma-separated URLs (secrets, like
+    # DATABASE_URL). A replica further behind than the lag bound, or down, is skipped
+    # (retried after replica_retry_s) and the primary serves.
+    database_replica_urls: SecretStr = SecretStr("")
+    database_replica_max_lag_s: float = Field(default=5.0, gt=0)
+    database_replica_retry_s: float = Field(default=5.0, gt=0)
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,8 @@ is put off by SQLite's busy handler, which sleeps and retries (1 ms growing to
 100 ms) with no queue: under load some transactions keep losing, wait past
 busy_timeout and fail with "database is locked", while the lock sits free during
 the sleeps. So an engine's own connections queue on a FIFO turn before BEGIN;
-SQLite's busy handler is left to arbitrate only between processes.
+Between processes, the turn holder also takes the engine's ProcessTurn (a lock
+file, sqlite_file_lock.py), so several worker processes on one file queue too.
 
 The turn passes on once the driver's COMMIT or ROLLBACK has returned (the engine
 wraps the dialect's do_commit/do_rollback): SQLAlchemy's commit and rollback events
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util.queue import Empty
 
 from core.database.pool import FairAsyncQueue
+from core.database.sqlite_file_lock import ProcessTurn
 
 __all__ = ["TransactionTurns"]
 
@@ -31,8 +33,11 @@ _TURN = "core.database.turn"
 class TransactionTurns:
     """One transaction of the engine at a time; waiting ones are served in arrival order."""
 
-    def __init__(self, engine: AsyncEngine, timeout: float) -> None:
+    def __init__(
+        self, engine: AsyncEngine, timeout: float, process_turn: ProcessTurn | None = None
+    ) -> None:
         self._timeout = timeout
+        self._process_turn = process_turn
         # One token: a transaction holds it from BEGIN until its COMMIT or ROLLBACK returns.
         self._token: FairAsyncQueue[object] = FairAsyncQueue(maxsize=1)
         self._token.put_nowait(object())
@@ -46,12 +51,20 @@ class TransactionTurns:
             token = self._token.get(block=True, timeout=self._timeout)
         except Empty:
             raise sqlite3.OperationalError("database is locked") from None
+        if self._process_turn is not None:
+            try:
+                self._process_turn.acquire()
+            except BaseException:
+                self._token.put_nowait(token)
+                raise
         connection.connection.record_info[_TURN] = token
 
     def give_back(self, record_info: dict[str, Any] | None) -> None:
         """Pass the turn on, if this connection holds it."""
         token = record_info.pop(_TURN, None) if record_info is not None else None
         if token is not None:
+            if self._process_turn is not None:
+                self._process_turn.release()
             self._token.put_nowait(token)
 
     def ended(self, pooled_connection: Any) -> None:
