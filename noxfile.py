@@ -83,6 +83,23 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench", *session.posargs)
 
 
+@nox.session(name="bench-sqlite-processes", python=PYTHON)
+def bench_sqlite_processes(session: nox.Session) -> None:
+    """1, 2 and 4 processes writing one SQLite file -> a section of docs/benchmarks.md."""
+    _install(session)
+    session.run("python", "-m", "bench.sqlite_processes", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def replicas(session: nox.Session) -> None:
+    """Read-replica routing on a real streaming replica of a throwaway Postgres."""
+    _install(session)
+    # The replica is made with the server's own pg_basebackup: local binaries, matched
+    # to the server's major version by the tests.
+    env = {"APP_ENV": "test", "CORE_DATABASE_TEST_REPLICAS": "1"}
+    session.run(*WITH_POSTGRES, "python", "-m", "pytest", "tests/test_replicas.py", env=env)
+
+
 @nox.session(name="bench-isolation", python=PYTHON)
 def bench_isolation(session: nox.Session) -> None:
     """Per-test cost of SAVEPOINT vs create/drop vs TRUNCATE -> docs/isolation-benchmark.md."""

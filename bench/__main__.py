@@ -22,6 +22,7 @@ from bench.drivers import drivers
 from bench.environment import describe
 from bench.report import Run, render, summary
 from bench.schema import Backend
+from bench.sections import carry_sections
 from core.database import parse_database_url
 from core.database.testing.guard import check_test_database
 from core.database.testing.postgres import throwaway_postgres
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_run_backend(run, backend, cases))
     run.seconds = time.monotonic() - began
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(run))
+    previous = args.out.read_text() if args.out.exists() else ""
+    args.out.write_text(carry_sections(previous, render(run)))
     _replace_between_markers(args.readme, summary(run))
     _say(f"wrote {args.out} and the headlines in {args.readme} in {run.seconds / 60:.1f} min")
     return 0

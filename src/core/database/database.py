@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,7 +21,11 @@ from core.database.session import make_sessionmaker, session_scope
 from core.database.settings import Settings, get_settings
 from core.database.url import mask_url, parse_database_url
 
-__all__ = ["Database", "get_database", "read_transaction", "set_database"]
+__all__ = ["SERVED_BY_REPLICA", "Database", "get_database", "read_transaction", "set_database"]
+
+T = TypeVar("T")
+# session.info key: the Replica serving a read-only session (absent: the primary).
+SERVED_BY_REPLICA = "core.database.replica"
 
 # When this task (or its parent context) last ran a unit of work on the primary:
 # reads soon after it go to the primary too, so a request reads its own writes.
@@ -127,6 +132,7 @@ class Database:
                 await session.close()
                 self.replicas.skip(replica, str(exc))
                 continue
+            session.info[SERVED_BY_REPLICA] = replica
             async with session_scope(_already_open(session)) as reading:
                 yield reading
             return
@@ -134,6 +140,21 @@ class Database:
         assert factory is not None
         async with session_scope(factory) as reading:
             yield reading
+
+    async def run_read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work(session)` in a read-only unit of work; if a replica dies under it,
+        skip that replica and run it again (a read has nothing to undo), at last on the
+        primary. Any other error is raised at once."""
+        while True:
+            served_by: Replica | None = None
+            try:
+                async with self.read_transaction() as session:
+                    served_by = session.info.get(SERVED_BY_REPLICA)
+                    return await work(session)
+            except _REPLICA_FAILURES as exc:
+                if served_by is None:
+                    raise
+                self.replicas.skip(served_by, f"{type(exc).__name__} during a read")
 
     @property
     def read_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
@@ -178,6 +199,10 @@ class Database:
 def _already_open(session: AsyncSession) -> Callable[[], AsyncSession]:
     return lambda: session
 
+
+# A replica that went away under a read: unreachable, or a connection the driver
+# left in a broken state (asyncpg: "cannot switch to state ...", "connection is closed").
+_REPLICA_FAILURES = (DatabaseUnavailableError, sa_exc.InterfaceError, sa_exc.InternalError)
 
 _default: Database | None = None
 

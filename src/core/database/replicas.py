@@ -95,8 +95,10 @@ class ReplicaSet:
 
     def skip(self, replica: Replica, reason: str) -> None:
         """Leave `replica` out for retry_s (it failed to connect or fell behind)."""
-        replica.skipped_until = time.monotonic() + self._settings.database_replica_retry_s
-        logger.warning("read replica %s skipped: %s", replica.masked_url, reason)
+        now = time.monotonic()
+        if now >= replica.skipped_until:  # once per outage, not once per failed read
+            logger.warning("read replica %s skipped: %s", replica.masked_url, reason)
+        replica.skipped_until = now + self._settings.database_replica_retry_s
 
     async def dispose(self) -> None:
         """Close every replica's pooled connections."""
