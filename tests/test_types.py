@@ -45,6 +45,35 @@ async def test_aware_datetime_round_trips_as_utc(db_session: AsyncSession) -> No
     assert (stored.hour, stored.microsecond) == (10, 250_000)
 
 
+# Text another writer may have left in a SQLite column (Postgres parses the same literals).
+STORED_FORMS = {
+    "whole seconds": ("2024-05-01 10:00:00", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+    "microseconds": ("2024-05-01 10:00:00.250000", datetime(2024, 5, 1, 10, 0, 0, 250_000, UTC)),
+    "milliseconds": ("2024-05-01 10:00:00.250", datetime(2024, 5, 1, 10, 0, 0, 250_000, UTC)),
+    "T separator": ("2024-05-01T10:00:00", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+    "an offset": ("2024-05-01 12:00:00+02:00", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+}
+
+
+@pytest.mark.parity("datetime text in any ISO form reads back aware UTC")
+@pytest.mark.parametrize(("stored", "expected"), STORED_FORMS.values(), ids=STORED_FORMS.keys())
+async def test_stored_text_reads_back_aware_utc(
+    db_session: AsyncSession, stored: str, expected: datetime
+) -> None:
+    db_session.add(item := Item(happened_at=utcnow()))
+    await db_session.flush()
+    postgres = db_session.bind.dialect.name == "postgresql"
+    value = "CAST(CAST(:at AS TEXT) AS TIMESTAMP WITH TIME ZONE)" if postgres else ":at"
+    await db_session.execute(
+        text(f"UPDATE parity_items SET happened_at = {value} WHERE id = :id"),
+        {"at": stored, "id": item.id},
+    )
+    read = await db_session.scalar(select(Item.happened_at).where(Item.id == item.id))
+    assert read == expected
+    assert read is not None
+    assert read.tzinfo is UTC
+
+
 @pytest.mark.parity("naive datetime refused")
 async def test_naive_datetime_is_refused(db_session: AsyncSession) -> None:
     db_session.add(Item(happened_at=datetime(2024, 5, 1, 12, 30)))
