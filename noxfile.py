@@ -79,6 +79,8 @@ def examples(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Toolkit vs bare SQLAlchemy vs raw drivers -> docs/benchmarks.md (`-- --quick`: smoke)."""
     _install(session)
+    # The peers measured beside the toolkit, and the charts.
+    session.install("advanced-alchemy>=1.4", "sqlmodel>=0.0.22", "matplotlib>=3.8")
     # Starts its own durable throwaway Postgres (fsync on), unless TEST_DATABASE_URL is one.
     session.run("python", "-m", "bench", *session.posargs)
 

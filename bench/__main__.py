@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import case_bulk, case_http, case_raw, case_session
+from bench import case_bulk, case_http, case_orm_read, case_raw, case_session
 from bench.drivers import drivers
 from bench.environment import describe
 from bench.report import Run, render, summary
@@ -40,6 +40,8 @@ FULL = {
     "http_warmup": 500,
     "bulk_rounds": 3,
     "bulk_rows": 100_000,
+    "orm_rounds": 7,
+    "orm_batch": 5,
 }
 QUICK = {
     "session_rounds": 2,
@@ -52,6 +54,8 @@ QUICK = {
     "http_warmup": 100,
     "bulk_rounds": 1,
     "bulk_rows": 5_000,
+    "orm_rounds": 2,
+    "orm_batch": 1,
 }
 
 
@@ -88,6 +92,11 @@ async def _run_backend(run: Run, backend: Backend, cases: set[str]) -> None:
                 rounds=s["http_rounds"],
                 warmup=s["http_warmup"],
             )
+        if "5" in cases:
+            _say(f"{backend.label}: 5. ORM read with selectinload")
+            run.orm_read[backend.key] = await case_orm_read.run(
+                d, rounds=s["orm_rounds"], batch=s["orm_batch"]
+            )
         if "4" in cases:
             _say(f"{backend.label}: 4. bulk insert of {s['bulk_rows']:,} rows")
             run.bulk[backend.key] = await case_bulk.run(
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run the cases, write the reports."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a fast smoke run (few rounds)")
-    parser.add_argument("--cases", default="1,2,3,4", help="which cases (default: 1,2,3,4)")
+    parser.add_argument("--cases", default="1,2,3,4,5", help="which cases (default: all five)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="default: all three")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument(
@@ -129,11 +138,34 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_run_backend(run, backend, cases))
     run.seconds = time.monotonic() - began
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    _draw_charts(run, args.out.parent)
     previous = args.out.read_text() if args.out.exists() else ""
     args.out.write_text(carry_sections(previous, render(run)))
     _replace_between_markers(args.readme, summary(run))
     _say(f"wrote {args.out} and the headlines in {args.readme} in {run.seconds / 60:.1f} min")
     return 0
+
+
+CHARTS = {
+    "bench-unit-of-work.png": ("1. Per-request unit of work", "session"),
+    "bench-fetch-all.png": ("2. fetch_all: 1,000 rows as dicts", "fetch_all"),
+    "bench-bulk.png": ("4. Bulk insert", "bulk"),
+    "bench-orm-read.png": ("5. ORM read, 1,000 x 5 (selectinload)", "orm_read"),
+}
+
+
+def _draw_charts(run: Run, folder: Path) -> None:
+    """A PNG per case measured, beside the report (skipped, with a note, without matplotlib)."""
+    try:
+        from bench.charts import draw_case
+    except ImportError:  # pragma: no cover - the bench session installs it
+        _say("matplotlib is not installed: no charts")
+        return
+    labels = {b.key: b.label for b in run.backends}
+    for name, (title, attribute) in CHARTS.items():
+        by_backend = getattr(run, attribute)
+        if by_backend:
+            draw_case(folder / name, title, by_backend, labels)
 
 
 def _given_postgres() -> str | None:

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from app.models import User
 from bench.drivers import Drivers, bare_engine
 from bench.harness import Measured, Variant, interleave
+from bench.peers import UserRepository, peers
 from bench.schema import USERS
+from bench.sqlmodel_models import SQLModelUser
 from core.database import get_database
 
 __all__ = ["run"]
@@ -20,9 +22,15 @@ LITE_SQL = "SELECT id, email, name, created_at, updated_at FROM users WHERE id =
 
 
 async def run(d: Drivers, *, rounds: int, batch: int) -> list[Measured]:
-    """Toolkit session vs the same by hand vs the raw driver, interleaved."""
+    """Toolkit session vs bare SQLAlchemy, the peers and the raw driver, interleaved.
+
+    The baseline is bare SQLAlchemy as its docs show it: `create_async_engine(url)` with
+    the default pool (no pre-ping) and `async_sessionmaker`.
+    """
     ids = cycle(range(1, USERS + 1))
     bare = async_sessionmaker(d.bare, expire_on_commit=False)
+    others = await peers(d.backend)
+    aa_sessions = others.aa.create_session_maker()
 
     async def toolkit() -> None:
         # The code path of Depends(get_session): the default database's transaction().
@@ -33,18 +41,30 @@ async def run(d: Drivers, *, rounds: int, batch: int) -> list[Measured]:
         async with bare() as session, session.begin():
             await session.get(User, next(ids))
 
+    async def advanced_alchemy() -> None:
+        async with aa_sessions() as session:
+            await UserRepository(session=session).get(next(ids))
+            await session.commit()
+
+    async def sqlmodel() -> None:
+        async with others.sqlmodel_session() as session:
+            await session.get(SQLModelUser, next(ids))
+            await session.commit()
+
     variants = [
         Variant("toolkit `get_database().transaction()`", toolkit),
-        Variant("bare `async_sessionmaker` (baseline)", by_hand, baseline=True),
+        Variant("bare `async_sessionmaker`, default engine (baseline)", by_hand, baseline=True),
+        Variant("advanced-alchemy repository `get` + commit", advanced_alchemy),
+        Variant("SQLModel `AsyncSession.get` + commit", sqlmodel),
     ]
     extra: list[Any] = []
     if d.backend.dialect == "postgresql":
-        no_ping = bare_engine(d.backend, pool_pre_ping=False)
-        extra.append(no_ping)
-        bare_no_ping = async_sessionmaker(no_ping, expire_on_commit=False)
+        pinged = bare_engine(d.backend, pool_pre_ping=True)
+        extra.append(pinged)
+        bare_pinged = async_sessionmaker(pinged, expire_on_commit=False)
 
-        async def by_hand_no_ping() -> None:
-            async with bare_no_ping() as session, session.begin():
+        async def by_hand_pinged() -> None:
+            async with bare_pinged() as session, session.begin():
                 await session.get(User, next(ids))
 
         async def floor() -> None:
@@ -52,7 +72,7 @@ async def run(d: Drivers, *, rounds: int, batch: int) -> list[Measured]:
                 await connection.fetchrow(PG_SQL, next(ids))
 
         variants += [
-            Variant("bare, `pool_pre_ping=False`", by_hand_no_ping, note="SQLAlchemy's default"),
+            Variant("bare, `pool_pre_ping=True`", by_hand_pinged, note="a careful hand-writer"),
             Variant("asyncpg `pool.acquire()` + `fetchrow` (floor)", floor),
         ]
     else:
@@ -67,5 +87,6 @@ async def run(d: Drivers, *, rounds: int, batch: int) -> list[Measured]:
     try:
         return await interleave(variants, rounds=rounds, batch=batch, warmup=20)
     finally:
+        await others.dispose()
         for engine in extra:
             await engine.dispose()

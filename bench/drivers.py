@@ -24,15 +24,13 @@ class Drivers:
 
     backend: Backend
     db: Database  # the toolkit, installed as the app-wide default
-    bare: AsyncEngine  # what a careful hand-writer builds: same pool, pre-ping on Postgres
+    bare: AsyncEngine  # SQLAlchemy's documented default: create_async_engine(url)
     pg: Any = None  # asyncpg.Pool (Postgres)
     lite: aiosqlite.Connection | None = None  # one aiosqlite connection (SQLite)
 
 
 def bare_engine(backend: Backend, **options: Any) -> AsyncEngine:
-    """create_async_engine with what a hand-writer would pass (the toolkit's pool sizes)."""
-    if backend.dialect == "postgresql":
-        options = {"pool_size": 5, "max_overflow": 10, "pool_pre_ping": True, **options}
+    """create_async_engine(url) as SQLAlchemy's docs show it; `options` for variants."""
     return create_async_engine(backend.url, **options)
 
 

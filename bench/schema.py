@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import Boolean, Float, Integer, MetaData, String, Table
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, MetaData, String, Table
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.schema import CreateTable
 
 import app.models  # noqa: F401  (registers the app's tables on Base.metadata)
@@ -23,12 +23,16 @@ from app.models import User
 from core.database import Base, IntIdMixin, TimestampMixin, bulk_insert, new_metadata
 
 __all__ = [
+    "CHILDREN",
+    "PARENTS",
     "USERS",
     "WIDE_COLUMNS",
     "WIDE_ROWS",
     "Backend",
     "BenchBase",
     "BulkRow",
+    "ReadChild",
+    "ReadParent",
     "Wide",
     "bulk_rows",
     "create_schema",
@@ -77,6 +81,27 @@ class BulkRow(IntIdMixin, TimestampMixin, BenchBase):
     score: Mapped[float] = mapped_column(Float)
     rank: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean)
+
+
+class ReadParent(IntIdMixin, TimestampMixin, BenchBase):
+    """Case 5's parents: 1,000, each with five children."""
+
+    __tablename__ = "bench_parents"
+
+    name: Mapped[str] = mapped_column(String(50))
+    children: Mapped[list[ReadChild]] = relationship(back_populates="parent")
+
+
+class ReadChild(IntIdMixin, TimestampMixin, BenchBase):
+    __tablename__ = "bench_children"
+
+    parent_id: Mapped[int] = mapped_column(ForeignKey("bench_parents.id"))
+    name: Mapped[str] = mapped_column(String(50))
+    parent: Mapped[ReadParent] = relationship(back_populates="children")
+
+
+PARENTS = 1000
+CHILDREN = 5
 
 
 @dataclass(frozen=True)
@@ -140,7 +165,8 @@ def bulk_rows(count: int) -> list[dict[str, Any]]:
 
 
 def _tables() -> list[Table]:
-    return [User.__table__, Wide.__table__, BulkRow.__table__]  # type: ignore[list-item]
+    tables = [User, Wide, BulkRow, ReadParent, ReadChild]
+    return [model.__table__ for model in tables]  # type: ignore[misc]
 
 
 async def create_schema(engine: AsyncEngine) -> None:
@@ -161,6 +187,16 @@ def _drop_and_create(connection: Any) -> None:
 async def _seed(connection: AsyncConnection) -> None:
     await bulk_insert(connection, User, user_rows())
     await bulk_insert(connection, Wide, wide_rows())
+    parents = [
+        {"id": i, "name": f"parent {i}", "created_at": SEED_TIME} for i in range(1, PARENTS + 1)
+    ]
+    children = [
+        {"parent_id": p, "name": f"child {p}.{c}", "created_at": SEED_TIME}
+        for p in range(1, PARENTS + 1)
+        for c in range(CHILDREN)
+    ]
+    await bulk_insert(connection, ReadParent, parents)
+    await bulk_insert(connection, ReadChild, children)
 
 
 async def raw_sqlite(path: str) -> aiosqlite.Connection:
