@@ -13,8 +13,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
 from app.broadcast import Broadcaster, InMemoryBroadcaster
+from app.limits import BodySizeLimit
 from app.routes import events, tokens, users
 from app.schemas import Health, Stats
+from app.settings import AppSettings
 from app.stats import read_stats
 from core.database import DatabaseUnavailableError, SessionDep, get_database, install_error_handlers
 
@@ -62,10 +64,18 @@ async def stats(session: SessionDep) -> Stats:
     return await read_stats(session)
 
 
-def create_app(broadcaster: Broadcaster | None = None) -> FastAPI:
-    """A new app; pass a `Broadcaster` (e.g. on Redis) to fan events out across processes."""
+def create_app(
+    broadcaster: Broadcaster | None = None, settings: AppSettings | None = None
+) -> FastAPI:
+    """A new app; pass a `Broadcaster` (e.g. on Redis) to fan events out across processes.
+
+    `settings` defaults to `AppSettings()`, read from the `APP_*` environment variables.
+    """
+    settings = settings or AppSettings()
     app = FastAPI(title="core.database reference app", lifespan=lifespan)
     app.state.broadcaster = broadcaster or InMemoryBroadcaster()
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(users.router)

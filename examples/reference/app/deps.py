@@ -1,4 +1,4 @@
-"""The app's FastAPI dependencies besides the session: path ids and the broadcaster."""
+"""The app's FastAPI dependencies besides the session: path ids, broadcaster, settings."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ from fastapi import Depends, Path, Query, Request
 
 from app.broadcast import Broadcaster
 from app.repositories import MAX_PAGE_SIZE
+from app.settings import AppSettings
 
-__all__ = ["AfterId", "BroadcasterDep", "Limit", "RowId", "get_broadcaster"]
+__all__ = [
+    "AfterId",
+    "BroadcasterDep",
+    "Limit",
+    "RowId",
+    "SettingsDep",
+    "get_app_settings",
+    "get_broadcaster",
+]
 
 # Ids are BIGINT: a larger number is a 422 here, not an overflow inside the driver.
 MAX_ID = 2**63 - 1
@@ -25,3 +34,11 @@ def get_broadcaster(request: Request) -> Broadcaster:
 
 
 BroadcasterDep = Annotated[Broadcaster, Depends(get_broadcaster)]
+
+
+def get_app_settings(request: Request) -> AppSettings:
+    """The app's settings (see `create_app`)."""
+    return cast(AppSettings, request.app.state.settings)
+
+
+SettingsDep = Annotated[AppSettings, Depends(get_app_settings)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.database import Base, IntIdMixin, TimestampMixin
 
-__all__ = ["Event", "Token", "User"]
+__all__ = ["Event", "EventStream", "Token", "User"]
 
 EMAIL_LENGTH = 320
 KIND_LENGTH = 64
@@ -60,17 +60,40 @@ class Token(IntIdMixin, TimestampMixin, Base):
 
 
 class Event(IntIdMixin, TimestampMixin, Base):
-    """Something that happened to a user: a short `kind` and a JSON payload."""
+    """Something that happened to a user: a short `kind` and a JSON payload.
+
+    `position` numbers a user's events 1, 2, 3, ... in commit order (see
+    `app.positions`); it is NULL only inside the transaction that inserts the
+    event, until that transaction commits.
+    """
 
     __tablename__ = "events"
     __table_args__ = (
         CheckConstraint("length(kind) > 0", name="kind_not_empty"),
         # Serves "a user's events after id N" (keyset pagination) from the index alone.
         Index("ix_events_user_id_id", "user_id", "id"),
+        # Serves "a user's events after position N" (stream resume); one event per position.
+        Index("ix_events_user_id_position", "user_id", "position", unique=True),
     )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    position: Mapped[int | None] = mapped_column(BigInteger)
 
     user: Mapped[User] = relationship(back_populates="events")
+
+
+class EventStream(Base):
+    """The last position handed out in one user's event stream.
+
+    Its row is locked from the moment a transaction takes positions until that
+    transaction commits, so positions are handed out in commit order.
+    """
+
+    __tablename__ = "event_streams"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.fields import Email, Kind, Name, Payload, Secret, TokenName
 
 __all__ = [
+    "CreatedUser",
     "EventCreate",
     "EventRead",
     "Health",
@@ -106,6 +107,12 @@ class IssuedToken(TokenRead):
     secret: str
 
 
+class CreatedUser(UserRead):
+    """A user just created, with a first API token: the way in to every other route."""
+
+    token: IssuedToken
+
+
 class EventCreate(BaseModel):
     """A new event of a user."""
 
@@ -116,11 +123,16 @@ class EventCreate(BaseModel):
 
 
 class EventRead(_Read):
-    """An event as the API (and the event stream) returns it."""
+    """An event as the API (and the event stream) returns it.
+
+    `position` numbers the user's events 1, 2, 3, ... in commit order: the event
+    stream's `id:`, and what a client resumes from (`Last-Event-ID`).
+    """
 
     user_id: int
     kind: str
     payload: dict[str, Any]
+    position: int
 
 
 class Page(BaseModel, Generic[ItemT]):

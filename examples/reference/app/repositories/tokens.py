@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from app.models import Token
 from app.repositories.base import DEFAULT_PAGE_SIZE, Repository, require_user
-from core.database import utcnow
+from core.database import NotFoundError, utcnow
 
 __all__ = ["DEFAULT_TOKEN_LIFETIME", "TokenRepository", "hash_secret"]
 
@@ -51,17 +52,25 @@ class TokenRepository(Repository[Token]):
         return await self._add(token), secret
 
     async def verify(self, secret: str) -> Token | None:
-        """The token this secret belongs to if it is neither revoked nor expired, else None."""
-        token = await self.session.scalar(
-            select(Token).where(Token.secret_hash == hash_secret(secret))
-        )
-        if token is None or token.revoked or token.expires_at <= utcnow():
+        """The token this secret belongs to if it is neither revoked nor expired, else None.
+
+        Looked up by the secret's hash, which reveals nothing about the secret;
+        the stored hash is then compared in constant time.
+        """
+        digest = hash_secret(secret)
+        token = await self.session.scalar(select(Token).where(Token.secret_hash == digest))
+        if token is None or not hmac.compare_digest(token.secret_hash, digest):
+            return None
+        if token.revoked or token.expires_at <= utcnow():
             return None
         return token
 
-    async def revoke(self, token_id: int) -> Token:
-        """Mark the token revoked (idempotent); NotFoundError if there is none."""
+    async def revoke(self, token_id: int, *, user_id: int | None = None) -> Token:
+        """Mark the token revoked (idempotent); NotFoundError if there is none (of `user_id`)."""
         token = await self.get(token_id)
+        if user_id is not None and token.user_id != user_id:
+            # The same answer as for no token at all: ids of others' tokens stay unknown.
+            raise NotFoundError(f"token {token_id} not found")
         if not token.revoked:
             token.revoked = True
             await self.session.flush()
