@@ -138,10 +138,10 @@ async def stream_user_events(
     it, once, in commit order.
     """
     async with broadcaster.subscribe(events_channel(user_id)) as messages:
+        head = await _last_position(user_id)
         # Sent only after subscribing: a client that has read this line receives
         # every event committed from then on.
         yield f"retry: {RETRY_MS}\n\n"
-        head = await _last_position(user_id)
         # No Last-Event-ID: from now on. One beyond the head (a database restored
         # from a backup): from the head, or new events would pass for seen ones.
         resume_after = head if last_event_id is None else min(last_event_id, head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api import create_app
 from app.broadcast import InMemoryBroadcaster
 from app.models import User
-from app.repositories import UserRepository
+from app.repositories import TokenRepository, UserRepository
+from core.database import Database, execute
+from tests.support import Committed
 
 
 @pytest.fixture
@@ -43,7 +46,34 @@ async def user(db_session: AsyncSession) -> User:
     return created
 
 
+@pytest_asyncio.fixture
+async def user_secret(db_session: AsyncSession, user: User) -> str:
+    """The secret of a committed token of `user`."""
+    _token, secret = await TokenRepository(db_session).issue(user.id)
+    await db_session.commit()
+    return secret
+
+
 @pytest.fixture
 def dialect(database_url: str) -> str:
     """`sqlite` or `postgresql`: the backend this run is proving."""
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+@pytest_asyncio.fixture
+async def committed(database: Database) -> AsyncIterator[Committed]:
+    """The test database with real commits (no per-test rollback), for concurrent writers.
+
+    Users made through `committed.email()` are deleted afterwards, with their tokens
+    and events.
+    """
+    marker = Committed(database, uuid.uuid4().hex[:12])
+    try:
+        yield marker
+    finally:
+        async with database.transaction() as session:
+            await execute(
+                "DELETE FROM users WHERE email LIKE :pattern",
+                {"pattern": f"%@{marker.domain}"},
+                session=session,
+            )

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.broadcast import InMemoryBroadcaster
 from app.deps import BroadcasterDep
 from app.models import Event, User
-from app.repositories import UserRepository
-from app.routes.events import record_event
-from app.schemas import EventCreate
+from app.repositories import EventRepository, UserRepository
+from app.routes.events import announce_on_commit
 from app.sse import events_channel
 from core.database import SessionDep
+from tests.support import bearer
 
 router = APIRouter(prefix="/test")
 
@@ -48,10 +48,11 @@ async def write_then_fail_at_commit(session: SessionDep) -> dict[str, str]:
 
 @router.post("/users/{user_id}/events/failing-commit", status_code=201)
 async def event_then_fail_at_commit(
-    user_id: int, body: EventCreate, session: SessionDep, broadcaster: BroadcasterDep
+    user_id: int, session: SessionDep, broadcaster: BroadcasterDep
 ) -> dict[str, str]:
-    # The real route (which publishes on commit), then a write that breaks the commit.
-    await record_event(user_id, body, session, broadcaster)
+    # An event announced on commit as the real route does, then a write that breaks the commit.
+    event = await EventRepository(session).create(user_id, kind="lost")
+    announce_on_commit(session, broadcaster, event)
     session.add(User(email="ann@example.org"))
     return {"status": "looks fine"}
 
@@ -101,17 +102,19 @@ async def test_a_failing_commit_announces_nothing(
     db_session: AsyncSession,
     broadcaster: InMemoryBroadcaster,
     user: User,
+    user_secret: str,
 ) -> None:
     user_id = user.id
     async with broadcaster.subscribe(events_channel(user_id)) as messages:
-        failed = await client.post(
-            f"/test/users/{user_id}/events/failing-commit", json={"kind": "lost"}
-        )
+        failed = await client.post(f"/test/users/{user_id}/events/failing-commit")
         assert failed.status_code == 409
-        committed = await client.post(f"/users/{user_id}/events", json={"kind": "kept"})
+        committed = await client.post(
+            f"/users/{user_id}/events", json={"kind": "kept"}, headers=bearer(user_secret)
+        )
         assert committed.status_code == 201
         async with asyncio.timeout(5):
             first = await anext(aiter(messages))
     assert '"kind":"kept"' in first
+    assert '"position":1' in first  # the rolled-back event took no position
     kinds = (await db_session.scalars(select(Event.kind))).all()
     assert kinds == ["kept"]

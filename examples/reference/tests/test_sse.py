@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -16,14 +17,16 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import app.sse
+from app.api import create_app
 from app.broadcast import InMemoryBroadcaster
 from app.deps import BroadcasterDep
 from app.models import User
 from app.repositories import EventRepository
-from app.routes.events import record_event
+from app.routes.events import announce_on_commit
 from app.schemas import EventCreate, EventRead
 from app.sse import EventStreamResponse, events_channel, stream_user_events
-from core.database import SessionDep, utcnow
+from core.database import SessionDep, make_sessionmaker, utcnow
+from tests.support import Committed, bearer, sign_up
 
 STREAM_DEADLINE = 10  # seconds; a broken stream fails the test instead of hanging it
 
@@ -34,7 +37,8 @@ router = APIRouter(prefix="/test")
 async def record_then_fail(
     user_id: int, body: EventCreate, session: SessionDep, broadcaster: BroadcasterDep
 ) -> None:
-    await record_event(user_id, body, session, broadcaster)
+    event = await EventRepository(session).create(user_id, kind=body.kind)
+    announce_on_commit(session, broadcaster, event)
     raise HTTPException(status_code=418, detail="rolled back after recording")
 
 
@@ -73,10 +77,15 @@ async def serve(api_app: FastAPI) -> AsyncIterator[str]:
 
 
 async def next_event(lines: AsyncIterator[str]) -> dict[str, Any]:
-    """The data of the next event on the stream (keep-alives and ids skipped)."""
+    """The data of the next event on the stream; its `id:` line must be its position."""
+    event_id = None
     async for line in lines:
-        if line.startswith("data: "):
-            return dict(json.loads(line.removeprefix("data: ")))
+        if line.startswith("id: "):
+            event_id = int(line.removeprefix("id: "))
+        elif line.startswith("data: "):
+            data = dict(json.loads(line.removeprefix("data: ")))
+            assert data["position"] == event_id
+            return data
     raise AssertionError("the stream ended")
 
 
@@ -86,13 +95,17 @@ async def subscribers_gone(broadcaster: InMemoryBroadcaster) -> None:
 
 
 async def test_stream_delivers_committed_events_and_never_rolled_back_ones(
-    api_app: FastAPI, broadcaster: InMemoryBroadcaster, db_session: AsyncSession, user: User
+    api_app: FastAPI,
+    broadcaster: InMemoryBroadcaster,
+    db_session: AsyncSession,
+    user: User,
+    user_secret: str,
 ) -> None:
     user_id = user.id
     async with (
         asyncio.timeout(STREAM_DEADLINE),
         serve(api_app) as base_url,
-        httpx.AsyncClient(base_url=base_url) as http,
+        httpx.AsyncClient(base_url=base_url, headers=bearer(user_secret)) as http,
     ):
         async with http.stream("GET", f"/users/{user_id}/events/stream") as response:
             assert response.status_code == 200
@@ -116,39 +129,72 @@ async def test_stream_delivers_committed_events_and_never_rolled_back_ones(
 
 
 async def test_stream_resumes_after_last_event_id(
-    api_app: FastAPI, broadcaster: InMemoryBroadcaster, db_session: AsyncSession, user: User
+    api_app: FastAPI,
+    broadcaster: InMemoryBroadcaster,
+    db_session: AsyncSession,
+    user: User,
+    user_secret: str,
 ) -> None:
     user_id = user.id
     events = EventRepository(db_session)
-    seen = await events.create(user_id, kind="seen")
-    missed = await events.create(user_id, kind="missed")
-    seen_id, missed_id = seen.id, missed.id
+    await events.create(user_id, kind="seen")
+    await events.create(user_id, kind="missed")
     await db_session.commit()
 
     async with (
         asyncio.timeout(STREAM_DEADLINE),
         serve(api_app) as base_url,
-        httpx.AsyncClient(base_url=base_url) as http,
+        httpx.AsyncClient(base_url=base_url, headers=bearer(user_secret)) as http,
     ):
-        headers = {"Last-Event-ID": str(seen_id)}
+        headers = {"Last-Event-ID": "1"}
         async with http.stream(
             "GET", f"/users/{user_id}/events/stream", headers=headers
         ) as response:
             lines = response.aiter_lines()
             assert await anext(lines) == "retry: 3000"
-            assert (await next_event(lines))["id"] == missed_id
+            missed = await next_event(lines)
+            assert (missed["kind"], missed["position"]) == ("missed", 2)
             live = await http.post(f"/users/{user_id}/events", json={"kind": "live"})
-            assert (await next_event(lines))["id"] == live.json()["id"]
+            assert await next_event(lines) == live.json()
+            assert live.json()["position"] == 3
         await subscribers_gone(broadcaster)
 
 
-def event_message(event_id: int) -> str:
+async def test_stream_takes_the_token_as_access_token_for_eventsource(
+    api_app: FastAPI, db_session: AsyncSession, user: User, user_secret: str
+) -> None:
+    # A browser's EventSource cannot send headers: the stream (and only the stream)
+    # takes the secret in the query string.
+    url = f"/users/{user.id}/events/stream"
+    async with (
+        asyncio.timeout(STREAM_DEADLINE),
+        serve(api_app) as base_url,
+        httpx.AsyncClient(base_url=base_url) as http,
+    ):
+        async with http.stream("GET", url, params={"access_token": user_secret}) as response:
+            assert response.status_code == 200
+            assert await anext(response.aiter_lines()) == "retry: 3000"
+        refused = await http.get(url, params={"access_token": "not-a-token"})
+        assert refused.status_code == 401
+        elsewhere = await http.get(f"/users/{user.id}", params={"access_token": user_secret})
+        assert elsewhere.status_code == 401
+
+
+def event_message(position: int) -> str:
     now = utcnow()
-    event = EventRead(id=event_id, created_at=now, updated_at=now, user_id=1, kind="k", payload={})
+    event = EventRead(
+        id=position,
+        created_at=now,
+        updated_at=now,
+        user_id=1,
+        kind="k",
+        payload={},
+        position=position,
+    )
     return event.model_dump_json()
 
 
-async def test_stream_ends_when_its_subscriber_falls_behind() -> None:
+async def test_stream_ends_when_its_subscriber_falls_behind(db_session: AsyncSession) -> None:
     broadcaster = InMemoryBroadcaster(queue_size=1)
     stream = stream_user_events(broadcaster, 1)
     async with asyncio.timeout(STREAM_DEADLINE):
@@ -161,18 +207,20 @@ async def test_stream_ends_when_its_subscriber_falls_behind() -> None:
     assert broadcaster.subscriber_count() == 0
 
 
-async def test_idle_stream_sends_keep_alives(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_idle_stream_sends_keep_alives(
+    monkeypatch: pytest.MonkeyPatch, db_session: AsyncSession
+) -> None:
     monkeypatch.setattr(app.sse, "KEEPALIVE_SECONDS", 0.01)
     broadcaster = InMemoryBroadcaster()
     stream = stream_user_events(broadcaster, 1)
     async with asyncio.timeout(STREAM_DEADLINE):
         assert await anext(stream) == "retry: 3000\n\n"
         assert await anext(stream) == ": keep-alive\n\n"
-        await broadcaster.publish(events_channel(1), event_message(7))
+        await broadcaster.publish(events_channel(1), event_message(1))
         frame = await anext(stream)
         while frame.startswith(":"):
             frame = await anext(stream)
-        assert frame.startswith("id: 7\n")
+        assert frame.startswith("id: 1\n")
         await stream.aclose()
     assert broadcaster.subscriber_count() == 0
 
@@ -204,20 +252,209 @@ async def test_response_stops_at_disconnect_on_any_asgi_version() -> None:
     assert released.is_set()
 
 
+def positions_of(frames: list[str]) -> list[int]:
+    return [int(frame.split("\n")[0].removeprefix("id: ")) for frame in frames]
+
+
 async def test_replay_covers_every_missed_page(
     monkeypatch: pytest.MonkeyPatch, db_session: AsyncSession, user: User
 ) -> None:
     monkeypatch.setattr(app.sse, "MAX_PAGE_SIZE", 2)
     user_id = user.id
     events = EventRepository(db_session)
-    ids = [(await events.create(user_id, kind="k", payload={"n": n})).id for n in range(6)]
+    for n in range(6):
+        await events.create(user_id, kind="k", payload={"n": n})
     await db_session.commit()
 
     broadcaster = InMemoryBroadcaster()
-    stream = stream_user_events(broadcaster, user_id, last_event_id=ids[0])
+    stream = stream_user_events(broadcaster, user_id, last_event_id=1)
     async with asyncio.timeout(STREAM_DEADLINE):
         assert await anext(stream) == "retry: 3000\n\n"
-        frames = [await anext(stream) for _ in ids[1:]]
+        frames = [await anext(stream) for _ in range(5)]
         await stream.aclose()
-    assert [int(frame.split("\n")[0].removeprefix("id: ")) for frame in frames] == ids[1:]
+    assert positions_of(frames) == [2, 3, 4, 5, 6]
     assert broadcaster.subscriber_count() == 0
+
+
+async def test_live_messages_late_twice_or_lost_still_arrive_in_order_once(
+    db_session: AsyncSession, user: User
+) -> None:
+    # Publishers announce after their own commits, in no agreed order, and a
+    # broadcaster may lose a message: the stream reads skipped positions from the
+    # database and drops what it has delivered.
+    user_id = user.id
+    events = EventRepository(db_session)
+    recorded = []
+    for n in range(5):
+        recorded.append(await events.create(user_id, kind="k", payload={"n": n}))
+        await db_session.commit()
+    messages = [EventRead.model_validate(event).model_dump_json() for event in recorded]
+
+    broadcaster = InMemoryBroadcaster()
+    stream = stream_user_events(broadcaster, user_id, last_event_id=0)
+    channel = events_channel(user_id)
+    async with asyncio.timeout(STREAM_DEADLINE):
+        assert await anext(stream) == "retry: 3000\n\n"
+        replayed = [await anext(stream) for _ in range(5)]  # all committed before
+        assert positions_of(replayed) == [1, 2, 3, 4, 5]
+        for n in range(5):
+            recorded.append(await events.create(user_id, kind="k", payload={"n": 5 + n}))
+            await db_session.commit()
+        late = [EventRead.model_validate(event).model_dump_json() for event in recorded[5:]]
+        # 6 twice, 7 lost, 9 before 8, 10 as a notice without the event, 3 again.
+        for message in (late[0], late[0], late[3], late[2], messages[2]):
+            await broadcaster.publish(channel, message)
+        await broadcaster.publish(channel, '{"position": 10}')
+        live = [await anext(stream) for _ in range(5)]
+        await stream.aclose()
+    assert positions_of(live) == [6, 7, 8, 9, 10]
+    assert [json.loads(frame.split("data: ")[1])["payload"]["n"] for frame in live] == [
+        5,
+        6,
+        7,
+        8,
+        9,
+    ]
+
+
+async def test_an_event_committed_late_with_a_lower_id_reaches_a_resuming_client(
+    committed: Committed, dialect: str
+) -> None:
+    if dialect != "postgresql":
+        pytest.skip(
+            "SQLite has one writer: no transaction can insert while another holds"
+            " uncommitted inserts, so ids never commit out of order there"
+        )
+    broadcaster = InMemoryBroadcaster()
+    sessions = make_sessionmaker(committed.database.engine)
+    async with (
+        asyncio.timeout(STREAM_DEADLINE),
+        serve(create_app(broadcaster)) as base_url,
+        httpx.AsyncClient(base_url=base_url) as http,
+    ):
+        ann = await sign_up(http, committed.email("ann"))
+        stream_url = f"/users/{ann.id}/events/stream"
+
+        # Two concurrent transactions; the lower id commits last.
+        async with sessions() as early, sessions() as late:
+            low = await EventRepository(early).create(ann.id, kind="lower id, committed last")
+            high = await EventRepository(late).create(ann.id, kind="higher id, committed first")
+            low_id, high_id = low.id, high.id
+            assert low_id < high_id
+            # A client follows the stream, receives the higher id, and goes away ...
+            async with http.stream("GET", stream_url, headers=ann.auth) as response:
+                lines = response.aiter_lines()
+                assert await anext(lines) == "retry: 3000"
+                announce_on_commit(late, broadcaster, high)
+                await late.commit()
+                seen = await next_event(lines)
+                assert (seen["id"], seen["position"]) == (high_id, 1)
+            # ... while it is away, the lower id commits.
+            announce_on_commit(early, broadcaster, low)
+            await early.commit()
+        resume = {"Last-Event-ID": str(seen["position"]), **ann.auth}
+        async with http.stream("GET", stream_url, headers=resume) as response:
+            lines = response.aiter_lines()
+            assert await anext(lines) == "retry: 3000"
+            resumed = await next_event(lines)
+        assert (resumed["id"], resumed["position"]) == (low_id, 2)
+
+        # Again, resuming while the lower id is still in flight: it arrives live.
+        async with sessions() as early, sessions() as late:
+            low = await EventRepository(early).create(ann.id, kind="lower id, committed last")
+            high = await EventRepository(late).create(ann.id, kind="higher id, committed first")
+            low_id, high_id = low.id, high.id
+            announce_on_commit(late, broadcaster, high)
+            await late.commit()
+            resume = {"Last-Event-ID": "2", **ann.auth}
+            async with http.stream("GET", stream_url, headers=resume) as response:
+                lines = response.aiter_lines()
+                assert await anext(lines) == "retry: 3000"
+                replayed = await next_event(lines)
+                assert (replayed["id"], replayed["position"]) == (high_id, 3)
+                announce_on_commit(early, broadcaster, low)
+                await early.commit()
+                live = await next_event(lines)
+                assert (live["id"], live["position"]) == (low_id, 4)
+
+
+class LateAndLossy:
+    """A `Broadcaster` that delivers each message after a random delay, and loses some.
+
+    What fan-out between processes may do: subscribers must still see every
+    position once, in order.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.inner = InMemoryBroadcaster(queue_size=10_000)
+        self.lossy = True
+        self._random = random.Random(seed)
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def publish(self, channel: str, message: str) -> None:
+        if self.lossy and self._random.random() < 0.2:
+            return
+        task = asyncio.create_task(self._later(self._random.uniform(0, 0.03), channel, message))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _later(self, delay: float, channel: str, message: str) -> None:
+        await asyncio.sleep(delay)
+        await self.inner.publish(channel, message)
+
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[str]]:
+        return self.inner.subscribe(channel)
+
+
+@pytest.mark.parametrize("delivery", ["in-memory", "late-and-lossy"])
+async def test_concurrent_writers_every_subscriber_sees_each_position_once_in_order(
+    committed: Committed, delivery: str
+) -> None:
+    broadcaster: InMemoryBroadcaster | LateAndLossy
+    if delivery == "in-memory":
+        broadcaster = InMemoryBroadcaster(queue_size=10_000)
+    else:
+        broadcaster = LateAndLossy(seed=5)
+    writers, per_writer, subscribers = 5, 12, 3
+    total = writers * per_writer + 1  # and one last event, announced for sure
+
+    async with (
+        asyncio.timeout(60),
+        serve(create_app(broadcaster)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        ann = await sign_up(http, committed.email("ann"))
+        url = f"/users/{ann.id}/events"
+
+        async def follow(ready: asyncio.Event) -> list[dict[str, Any]]:
+            seen: list[dict[str, Any]] = []
+            async with http.stream("GET", f"{url}/stream", headers=ann.auth) as response:
+                lines = response.aiter_lines()
+                assert await anext(lines) == "retry: 3000"
+                ready.set()
+                while len(seen) < total:
+                    seen.append(await next_event(lines))
+            return seen
+
+        async def write(writer: int) -> list[int]:
+            ids = []
+            for n in range(per_writer):
+                body = {"kind": "k", "payload": {"writer": writer, "n": n}}
+                response = await http.post(url, json=body, headers=ann.auth)
+                assert response.status_code == 201, response.text
+                ids.append(response.json()["id"])
+            return ids
+
+        readies = [asyncio.Event() for _ in range(subscribers)]
+        followers = [asyncio.create_task(follow(ready)) for ready in readies]
+        await asyncio.gather(*(ready.wait() for ready in readies))
+        written = await asyncio.gather(*(write(writer) for writer in range(writers)))
+        if isinstance(broadcaster, LateAndLossy):
+            broadcaster.lossy = False
+        last = await http.post(url, json={"kind": "last"}, headers=ann.auth)
+        received = await asyncio.gather(*followers)
+
+    expected_ids = {id_ for ids in written for id_ in ids} | {last.json()["id"]}
+    for seen in received:
+        assert [event["position"] for event in seen] == list(range(1, total + 1))
+        assert {event["id"] for event in seen} == expected_ids
