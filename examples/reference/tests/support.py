@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 from core.database import Database
 
@@ -56,3 +61,31 @@ class Committed:
 
     def email(self, name: str) -> str:
         return f"{name}@{self.domain}"
+
+
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Leave the test process's signal handlers alone.
+        yield
+
+
+@asynccontextmanager
+async def serve(api_app: FastAPI) -> AsyncIterator[str]:
+    """Serve the app on a free local port in this event loop; yield its base URL."""
+    # lifespan off: its shutdown would dispose the test database's engine.
+    config = uvicorn.Config(
+        api_app, host="127.0.0.1", port=0, lifespan="off", log_config=None, log_level="warning"
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # startup failed: raise its error
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import APIRouter, FastAPI, HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +25,7 @@ from app.routes.events import announce_on_commit
 from app.schemas import EventCreate, EventRead
 from app.sse import EventStreamResponse, events_channel, stream_user_events
 from core.database import SessionDep, make_sessionmaker, utcnow
-from tests.support import Committed, bearer, sign_up
+from tests.support import Committed, bearer, serve, sign_up
 
 STREAM_DEADLINE = 10  # seconds; a broken stream fails the test instead of hanging it
 
@@ -46,34 +45,6 @@ async def record_then_fail(
 def api_app(api_app: FastAPI) -> FastAPI:
     api_app.include_router(router)
     return api_app
-
-
-class _Server(uvicorn.Server):
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Leave the test process's signal handlers alone.
-        yield
-
-
-@asynccontextmanager
-async def serve(api_app: FastAPI) -> AsyncIterator[str]:
-    """Serve the app on a free local port in this event loop; yield its base URL."""
-    # lifespan off: its shutdown would dispose the test database's engine.
-    config = uvicorn.Config(
-        api_app, host="127.0.0.1", port=0, lifespan="off", log_config=None, log_level="warning"
-    )
-    server = _Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # startup failed: raise its error
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def next_event(lines: AsyncIterator[str]) -> dict[str, Any]:
