@@ -1,7 +1,8 @@
-"""The HTTP case's servers besides the reference app: the same route by hand, and no database.
+"""The HTTP case's servers: one route through the toolkit, by hand, and with no database.
 
-`uvicorn bench.http_apps:bare_app` reads BENCH_DATABASE_URL; `toolkit_app` (used
-only while the reference app has no `app.main`) reads DATABASE_URL like any host app.
+`uvicorn bench.http_apps:bare_app` reads BENCH_DATABASE_URL; `toolkit_app` (the
+reference app's `GET /users/{id}` without its bearer-token check, so both sides do
+the same work) reads DATABASE_URL like any host app.
 """
 
 from __future__ import annotations
