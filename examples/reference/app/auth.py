@@ -10,8 +10,9 @@ send headers.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import RowId
@@ -68,13 +69,24 @@ async def own_user_id(user_id: RowId, token: CallerToken) -> int:
     return _own(user_id, token)
 
 
+def _redact_access_token(request: Request) -> None:
+    # Servers log the request line from the scope once the app has answered
+    # (uvicorn's access log does): a secret left in the query string would be logged.
+    pairs = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    redacted = [(key, "redacted" if key == query_token.model.name else v) for key, v in pairs]
+    request.scope["query_string"] = urlencode(redacted).encode("latin-1")
+
+
 async def stream_user_id(
     user_id: RowId,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     access_token: Annotated[str | None, Depends(query_token)],
     session: SessionDep,
 ) -> int:
     """`own_user_id` for the event stream: the header, else `?access_token=`."""
+    if access_token is not None:
+        _redact_access_token(request)
     secret = credentials.credentials if credentials else access_token
     return _own(user_id, await _verified(secret, session))
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
 
 from app.repositories import TokenRepository
 from core.database import utcnow
@@ -162,3 +163,27 @@ async def test_the_query_token_opens_nothing_but_the_stream(
         method, path.format(id=ann.id), params={"access_token": ann.secret}
     )
     assert response.status_code == 401
+
+
+async def test_the_query_token_is_redacted_before_the_server_logs_the_request(
+    api_app: FastAPI, db_session: AsyncSession
+) -> None:
+    # Servers log the request line from the scope after the app answered: the
+    # secret must be gone from it by then, whether or not it was valid.
+    seen: list[bytes] = []
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        await api_app(scope, receive, send)
+        seen.append(scope["query_string"])
+
+    transport = httpx.ASGITransport(app=recording)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        ann = await sign_up(http)
+        bob = await sign_up(http, "bob@example.org")
+        url = f"/users/{ann.id}/events/stream"
+        for secret in (bob.secret, "not-a-secret"):
+            async with asyncio.timeout(DEADLINE):
+                response = await http.get(url, params={"access_token": secret, "x": "1"})
+            assert response.status_code in {401, 403}
+    logged = seen[-2:]
+    assert logged == [b"access_token=redacted&x=1"] * 2
