@@ -64,11 +64,10 @@ class EventStreamResponse(StreamingResponse):
             group.cancel_scope.cancel()
 
 
-async def _committed(
-    user_id: int, after: int, through: int | None = None
-) -> AsyncIterator[EventRead]:
-    # One short transaction per page: no session is held while the client reads.
-    while through is None or after < through:
+async def _committed(user_id: int, after: int, through: int) -> AsyncIterator[EventRead]:
+    # Positions after..through, in order; one short transaction per page, so no
+    # session is held while the client reads.
+    while after < through:
         async with transaction() as session:
             rows = await EventRepository(session).after_position(
                 user_id, after, through=through, limit=MAX_PAGE_SIZE
