@@ -24,7 +24,7 @@ from core.database.errors import (
 
 __all__ = ["connect_or_unavailable", "translate_error", "translate_integrity"]
 
-# Postgres SQLSTATE codes (asyncpg exposes them as `sqlstate`).
+# Postgres SQLSTATE codes (asyncpg and psycopg expose them as `sqlstate`).
 _PG_CLASSES: dict[str, type[IntegrityViolation]] = {
     "23505": UniqueViolation,
     "23503": ForeignKeyViolation,
@@ -76,7 +76,9 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
         cause = _root_cause(original)
         # No connection yet and SQLite failed: the file could not be opened (or set up).
         sqlite_open = context.connection is None and context.dialect.name == "sqlite"
-        if isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause) or sqlite_open:
+        # psycopg reports a refused or failed connect as OperationalError with no SQLSTATE.
+        pg_connect = context.connection is None and isinstance(wrapped, sa_exc.OperationalError)
+        if isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause) or sqlite_open or pg_connect:
             from core.database.url import mask_url
 
             url = mask_url(context.engine.url) if context.engine is not None else "unknown"
@@ -127,9 +129,11 @@ def _integrity_violation(wrapped: sa_exc.IntegrityError, dialect: str) -> Integr
     cause = _root_cause(wrapped.orig)
     if dialect == "postgresql":
         cls = _PG_CLASSES.get(str(getattr(cause, "sqlstate", "")), IntegrityViolation)
-        detail = str(getattr(cause, "detail", "") or "")
-        columns_match = _PG_DETAIL_COLUMNS.search(detail)
-        column = getattr(cause, "column_name", None)
+        # asyncpg puts the diagnostic fields on the error, psycopg on its `diag`.
+        fields = getattr(cause, "diag", cause)
+        detail = str(getattr(fields, "detail", None) or getattr(fields, "message_detail", ""))
+        columns_match = _PG_DETAIL_COLUMNS.search(detail or "")
+        column = getattr(fields, "column_name", None)
         columns: tuple[str, ...] = ()
         if columns_match:
             columns = tuple(c.strip() for c in columns_match["columns"].split(","))
@@ -137,9 +141,9 @@ def _integrity_violation(wrapped: sa_exc.IntegrityError, dialect: str) -> Integr
             columns = (column,)
         return cls(
             wrapped,
-            table=getattr(cause, "table_name", None),
+            table=getattr(fields, "table_name", None),
             columns=columns,
-            constraint=getattr(cause, "constraint_name", None),
+            constraint=getattr(fields, "constraint_name", None),
         )
     match = _SQLITE_MESSAGE.match(str(cause))
     if match is None:
@@ -170,6 +174,9 @@ def _redact_values(*errors: BaseException | None) -> None:
 def _redact_args(error: BaseException) -> None:
     if error.args and isinstance(error.args[0], str):
         message = _PG_ARGUMENT_VALUE.sub(r"\1: value hidden", error.args[0])
+        # psycopg's message carries the DETAIL line too (its `diag` is read-only).
+        for pattern, replacement in _PG_DETAIL_VALUES:
+            message = pattern.sub(replacement, message)
         error.args = (message, *error.args[1:])
 
 

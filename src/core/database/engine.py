@@ -1,28 +1,43 @@
-"""Build an AsyncEngine from a URL and settings, tuned per dialect (see docs/parity.md)."""
+"""Build an AsyncEngine from a URL and settings, tuned per dialect (see docs/parity.md).
+
+The rules (pool, pragmas, transaction turns, timeouts, error translation) are written
+once, for any `EngineFace`: the async engine here, the sync one in core.database.sync.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Mapping
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 from sqlalchemy.util import await_only, get_cls_kwargs
+from sqlalchemy.util.queue import QueueCommon
 
 from core.database.driver_errors import connect_or_unavailable, translate_error
-from core.database.pool import FairAsyncQueuePool, ping_when_idle
+from core.database.pool import FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
 from core.database.settings import Settings, get_settings
 from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
 from core.database.sqlite_turns import TransactionTurns
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
-__all__ = ["READ_ONLY", "create_engine", "read_only_options"]
+__all__ = [
+    "ASYNC_FACE",
+    "READ_ONLY",
+    "EngineFace",
+    "create_engine",
+    "engine_arguments",
+    "install_rules",
+    "read_only_options",
+]
 
 # Execution option of a read-only unit of work (Database.read_transaction()).
 READ_ONLY = "core_database_read_only"
@@ -30,6 +45,42 @@ _READ_ONLY_ACTIVE = "core.database.read_only"
 
 # create_async_engine() option -> the pool class's own parameter.
 _POOL_SIZING = {"pool_size": "pool_size", "max_overflow": "max_overflow", "pool_timeout": "timeout"}
+
+
+@dataclass(frozen=True)
+class EngineFace:
+    """What differs between the async engine and the sync one; every other rule is shared."""
+
+    # A first-come, first-served queue pool for tasks or for threads.
+    poolclass: type[Pool]
+    # The turn queue of SQLite transactions (FairAsyncQueue or FairThreadQueue).
+    turn_queue: Callable[[], QueueCommon[object]]
+    # (url, settings) -> (url, connect_args) for the Postgres driver.
+    postgres_connect_args: Callable[[URL, Settings], tuple[URL, dict[str, Any]]]
+    # Send "BEGIN IMMEDIATE" (one statement), or a script, straight to the SQLite driver.
+    send_begin: Callable[[Any, str], None]
+    send_script: Callable[[Any, str], None]
+    sqlite_connect_args: Mapping[str, Any]
+
+
+def _aiosqlite_begin(driver_connection: Any, sql: str) -> None:
+    # One trip to aiosqlite's thread, where exec_driver_sql takes three (cursor, execute,
+    # close) plus a statement's overhead, on every transaction.
+    await_only(driver_connection.execute(sql))
+
+
+def _aiosqlite_script(driver_connection: Any, sql: str) -> None:
+    await_only(driver_connection.executescript(sql))
+
+
+ASYNC_FACE = EngineFace(
+    poolclass=FairAsyncQueuePool,
+    turn_queue=lambda: FairAsyncQueue(maxsize=1),
+    postgres_connect_args=postgres_connect_args,
+    send_begin=_aiosqlite_begin,
+    send_script=_aiosqlite_script,
+    sqlite_connect_args={},
+)
 
 
 def create_engine(
@@ -46,26 +97,46 @@ def create_engine(
     raw = url if url is not None else settings.database_url.get_secret_value()
     parsed = parse_database_url(raw)
     shown = mask_url(parsed)  # as configured: the dialect options below edit the query
-    if parsed.get_backend_name() == "sqlite":
-        parsed, options = _sqlite_options(parsed, settings)
+    parsed, options = engine_arguments(parsed, settings, ASYNC_FACE, engine_options)
+    engine = create_async_engine(parsed, **options)
+    install_rules(engine.sync_engine, parsed, settings, ASYNC_FACE, options, shown)
+    return engine
+
+
+def engine_arguments(
+    url: URL, settings: Settings, face: EngineFace, overrides: Mapping[str, Any]
+) -> tuple[URL, dict[str, Any]]:
+    """The URL and create_(async_)engine() options for `url`; `overrides` win."""
+    if url.get_backend_name() == "sqlite":
+        url, options = _sqlite_options(url, settings, face)
     else:
-        parsed, options = _postgres_options(parsed, settings)
+        url, options = _postgres_options(url, settings, face)
     options.update(
         echo=settings.database_echo,
         # Bound values (tokens, emails, secrets) never reach logs or error messages.
         hide_parameters=True,
     )
-    if "poolclass" in engine_options:
-        _fit_pool_sizing(options, engine_options["poolclass"])
-    options.update(engine_options)
-    engine = create_async_engine(parsed, **options)
-    event.listen(engine.sync_engine, "handle_error", translate_error)
-    event.listen(engine.sync_engine, "do_connect", connect_or_unavailable(shown))
-    if parsed.get_backend_name() == "sqlite":
-        _install_sqlite_hooks(engine, parsed, settings)
+    if "poolclass" in overrides:
+        _fit_pool_sizing(options, overrides["poolclass"])
+    options.update(overrides)
+    return url, options
+
+
+def install_rules(
+    engine: Engine,
+    url: URL,
+    settings: Settings,
+    face: EngineFace,
+    options: Mapping[str, Any],
+    masked_url: str,
+) -> None:
+    """Error translation, connect failures, SQLite pragmas and turns, the liveness check."""
+    event.listen(engine, "handle_error", translate_error)
+    event.listen(engine, "do_connect", connect_or_unavailable(masked_url))
+    if url.get_backend_name() == "sqlite":
+        _install_sqlite_hooks(engine, url, settings, face)
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
         ping_when_idle(engine)
-    return engine
 
 
 def read_only_options(dialect: str) -> dict[str, Any]:
@@ -91,24 +162,30 @@ def _fit_pool_sizing(options: dict[str, Any], poolclass: type[Pool]) -> None:
             options.pop(option, None)
 
 
-def _sqlite_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
+def _sqlite_options(url: URL, settings: Settings, face: EngineFace) -> tuple[URL, dict[str, Any]]:
     if is_memory_sqlite(url):
         # The database lives in its one connection: keep it in a pool of one, never
         # recycled, so sessions take turns instead of sharing an open transaction.
-        return url, {
-            "poolclass": FairAsyncQueuePool,
+        options: dict[str, Any] = {
+            "poolclass": face.poolclass,
             "pool_size": 1,
             "max_overflow": 0,
             "pool_recycle": -1,
             "pool_timeout": settings.database_pool_timeout,
         }
+        if face.sqlite_connect_args:
+            options["connect_args"] = dict(face.sqlite_connect_args)
+        return url, options
     return url, {
-        "poolclass": FairAsyncQueuePool,
+        "poolclass": face.poolclass,
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_max_overflow,
         "pool_timeout": settings.database_pool_timeout,
         # sqlite3 sets SQLite's busy timeout from this, before the pragmas below run.
-        "connect_args": {"timeout": _seconds(settings.database_sqlite_busy_timeout_ms)},
+        "connect_args": {
+            "timeout": _seconds(settings.database_sqlite_busy_timeout_ms),
+            **face.sqlite_connect_args,
+        },
     }
 
 
@@ -118,11 +195,11 @@ def _seconds(milliseconds: int) -> float:
     return (milliseconds + 0.5) / 1000
 
 
-def _postgres_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
-    url, connect_args = postgres_connect_args(url, settings)
+def _postgres_options(url: URL, settings: Settings, face: EngineFace) -> tuple[URL, dict[str, Any]]:
+    url, connect_args = face.postgres_connect_args(url, settings)
     return url, {
         # First come, first served under contention: no multi-second tail (see pool.py).
-        "poolclass": FairAsyncQueuePool,
+        "poolclass": face.poolclass,
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_max_overflow,
         "pool_timeout": settings.database_pool_timeout,
@@ -133,7 +210,7 @@ def _postgres_options(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]
     }
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> None:
+def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: EngineFace) -> None:
     begin = f"BEGIN {settings.database_sqlite_begin.upper()}"
     # case_sensitive_like: LIKE matches case as on Postgres (ilike() folds case on both).
     pragmas = ["PRAGMA foreign_keys=ON", "PRAGMA case_sensitive_like=ON"]
@@ -146,11 +223,9 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
     # SQLite gives a multi-row INSERT ascending rowids in VALUES order, so the ORM may
     # batch inserts and match RETURNING ids by sorting them (as SQLAlchemy does for
     # MariaDB); without this, add_all() sends one INSERT per row.
-    engine.sync_engine.dialect.insertmanyvalues_implicit_sentinel = (
-        InsertmanyvaluesSentinelOpts.AUTOINCREMENT
-    )
+    engine.dialect.insertmanyvalues_implicit_sentinel = InsertmanyvaluesSentinelOpts.AUTOINCREMENT
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Autocommit at the driver level: pysqlite's legacy mode would not emit BEGIN
         # before SELECT, DDL or SAVEPOINT, so savepoints would not roll back.
@@ -168,24 +243,22 @@ def _install_sqlite_hooks(engine: AsyncEngine, url: URL, settings: Settings) -> 
         # handler, and between processes on the lock file beside the database.
         timeout = settings.database_sqlite_busy_timeout_ms / 1000
         process_turn = ProcessTurn(turn_file_for(str(url.database)), timeout)
-        turns = TransactionTurns(engine, timeout, process_turn)
-        event.listen(engine.sync_engine, "engine_disposed", lambda _e: process_turn.close())
-    _end_transactions_in_the_driver(engine.sync_engine.dialect, turns)
+        turns = TransactionTurns(engine, timeout, face.turn_queue(), process_turn)
+        event.listen(engine, "engine_disposed", lambda _e: process_turn.close())
+    _end_transactions_in_the_driver(engine.dialect, turns)
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Straight to aiosqlite: one trip to its thread, where exec_driver_sql takes three
-        # (cursor, execute, close) plus a statement's overhead, on every transaction.
         driver = connection.connection.driver_connection
         try:
             if connection.get_execution_options().get(READ_ONLY):
                 # A reader: no write turn; query_only refuses writes until it ends.
                 connection.connection.record_info[_READ_ONLY_ACTIVE] = True
-                await_only(driver.executescript("PRAGMA query_only=ON; BEGIN DEFERRED"))
+                face.send_script(driver, "PRAGMA query_only=ON; BEGIN DEFERRED")
                 return
             if turns is not None:
                 turns.take(connection)
-            await_only(driver.execute(begin))
+            face.send_begin(driver, begin)
         except sqlite3.Error as exc:
             if turns is not None:
                 turns.give_back(connection.connection.record_info)

@@ -7,6 +7,10 @@ line. Under load some requests lose that race again and again: a p50 of
 milliseconds with a p99 of seconds. Here a returned connection is handed straight
 to the longest waiter, so nobody can take it on the way.
 
+Threads (the sync face) get the same: `FairThreadQueue` hands a returned connection
+to the thread that has waited longest, where `threading.Condition` would let any
+thread that reaches the lock first take it.
+
 Liveness: `pool_pre_ping` costs three round trips per checkout with asyncpg (BEGIN,
 ping, ROLLBACK), more than the query it guards. A connection used a moment ago is
 alive; only one that sat idle in the pool is pinged (HikariCP skips its check for
@@ -16,18 +20,27 @@ alive; only one that sat idle in the pool is pinged (HikariCP skips its check fo
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import await_only
-from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
+from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty, Queue
 
-__all__ = ["PING_AFTER_IDLE", "FairAsyncQueue", "FairAsyncQueuePool", "ping_when_idle"]
+__all__ = [
+    "PING_AFTER_IDLE",
+    "FairAsyncQueue",
+    "FairAsyncQueuePool",
+    "FairQueuePool",
+    "FairThreadQueue",
+    "ping_when_idle",
+]
 
 _T = TypeVar("_T")
 # Seconds a connection may rest in the pool and still be handed out without a ping.
@@ -92,12 +105,66 @@ class FairAsyncQueuePool(AsyncAdaptedQueuePool):
     _queue_class: Any = FairAsyncQueue
 
 
-def ping_when_idle(engine: AsyncEngine, idle_after: float = PING_AFTER_IDLE) -> None:
+class _ThreadWaiter:
+    __slots__ = ("abandoned", "handed", "item")
+
+    def __init__(self) -> None:
+        self.handed = threading.Event()
+        self.abandoned = False
+        self.item: Any = None
+
+
+class FairThreadQueue(Queue[_T]):
+    """A thread-safe queue whose `put` hands the item to the longest-waiting thread, if any."""
+
+    def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
+        super().__init__(maxsize, use_lifo)
+        self._waiters: deque[_ThreadWaiter] = deque()
+
+    def put_nowait(self, item: _T) -> None:
+        with self.mutex:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.abandoned:
+                    waiter.item = item
+                    waiter.handed.set()
+                    return
+            self._put(item)
+
+    def put(self, item: _T, block: bool = True, timeout: float | None = None) -> None:
+        # The pool never blocks on a return: a connection it cannot keep is closed.
+        self.put_nowait(item)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> _T:
+        with self.mutex:
+            if not self._empty():
+                return self._get()
+            if not block:
+                raise Empty()
+            waiter = _ThreadWaiter()
+            self._waiters.append(waiter)
+        if waiter.handed.wait(timeout):
+            return cast(_T, waiter.item)
+        with self.mutex:
+            if waiter.handed.is_set():  # handed an item just as the wait ran out
+                return cast(_T, waiter.item)
+            waiter.abandoned = True
+            self._waiters.remove(waiter)
+        raise Empty()
+
+
+class FairQueuePool(QueuePool):
+    """QueuePool with first-come, first-served checkouts between threads."""
+
+    _queue_class: Any = FairThreadQueue
+
+
+def ping_when_idle(engine: Engine | AsyncEngine, idle_after: float = PING_AFTER_IDLE) -> None:
     """Ping a connection at checkout if it rested in the pool over `idle_after` seconds.
 
     A dead one is replaced before the caller sees it (instead of `pool_pre_ping`).
     """
-    sync_engine = engine.sync_engine
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "checkin")
     def _rested(_dbapi_connection: Any, record: Any) -> None:

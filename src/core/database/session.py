@@ -1,19 +1,33 @@
-"""Sessions: the factory, `on_commit` callbacks, and the commit-or-rollback scope."""
+"""Sessions: the factories, `on_commit` callbacks, and the commit-or-rollback scopes.
+
+Both faces share them: an AsyncSession's sync half is a ToolkitSession, and the sync
+face's sessions are SyncToolkitSessions, so `on_commit` follows one set of rules.
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.util import await_only
+from sqlalchemy.util.concurrency import in_greenlet
 
-__all__ = ["ToolkitSession", "make_sessionmaker", "on_commit", "session_scope"]
+__all__ = [
+    "SyncToolkitSession",
+    "ToolkitSession",
+    "make_sessionmaker",
+    "make_sync_sessionmaker",
+    "on_commit",
+    "session_scope",
+    "sync_session_scope",
+]
 
 logger = logging.getLogger("core.database")
 
@@ -25,12 +39,24 @@ class ToolkitSession(Session):
     """The sync half of every toolkit AsyncSession: carries the on_commit hooks."""
 
 
+class SyncToolkitSession(ToolkitSession):
+    """A session of the sync face: the same hooks; its on_commit callbacks are sync."""
+
+
 def make_sessionmaker(
     bind: AsyncEngine | AsyncConnection, **options: Any
 ) -> async_sessionmaker[AsyncSession]:
     """A session factory with the toolkit's defaults (objects stay readable after commit)."""
     options.setdefault("expire_on_commit", False)
     return async_sessionmaker(bind, sync_session_class=ToolkitSession, **options)
+
+
+def make_sync_sessionmaker(
+    bind: Engine | Connection, **options: Any
+) -> sessionmaker[SyncToolkitSession]:
+    """The sync face's session factory, with the same defaults."""
+    options.setdefault("expire_on_commit", False)
+    return sessionmaker(bind, class_=SyncToolkitSession, **options)
 
 
 def on_commit(session: AsyncSession | Session, callback: Callback) -> None:
@@ -41,6 +67,11 @@ def on_commit(session: AsyncSession | Session, callback: Callback) -> None:
     back is dropped with it.
     """
     sync = session.sync_session if isinstance(session, AsyncSession) else session
+    if isinstance(sync, SyncToolkitSession) and inspect.iscoroutinefunction(callback):
+        raise TypeError(
+            f"on_commit({callback!r}): a sync session commits outside any event loop, so"
+            " its callbacks must be plain functions"
+        )
     transaction = sync.get_nested_transaction() or sync.get_transaction()
     if transaction is None:
         transaction = sync.begin()
@@ -56,11 +87,20 @@ def _run_on_commit(session: Session) -> None:
         try:
             result = callback()
             if inspect.isawaitable(result):
+                if not in_greenlet():
+                    _discard(result)
+                    raise TypeError("an awaitable from an on_commit callback of a sync session")
                 # after_commit runs inside AsyncSession.commit()'s greenlet, so the
                 # callback can be awaited before commit() returns to the caller.
                 await_only(result)
         except Exception:
             logger.exception("on_commit callback %r failed; the commit stands", callback)
+
+
+def _discard(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)  # a coroutine never awaited would warn
+    if close is not None:
+        close()
 
 
 @event.listens_for(ToolkitSession, "after_soft_rollback")
@@ -101,3 +141,15 @@ async def session_scope(
             await session.rollback()
             raise
         await session.commit()
+
+
+@contextmanager
+def sync_session_scope(factory: Callable[[], Session]) -> Iterator[Session]:
+    """The sync face's scope: commit if the body succeeds, roll back if it raises, always close."""
+    with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()

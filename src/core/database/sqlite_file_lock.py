@@ -8,6 +8,8 @@ process holding the engine's turn also takes an exclusive `flock` on a sidecar f
 (`<database>-turn`) before BEGIN IMMEDIATE; the kernel wakes a waiting process as
 soon as the holder lets go. `flock` is never taken on the database file itself: a
 second descriptor on it, once closed, would drop SQLite's own POSIX locks.
+The sync face's engine holds a descriptor of its own: in one process, its turns and
+the async engine's exclude each other here too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 from pathlib import Path
 
 from sqlalchemy.util import await_only
+from sqlalchemy.util.concurrency import in_greenlet
 
 __all__ = ["ProcessTurn", "turn_file_for"]
 
@@ -40,7 +43,8 @@ class ProcessTurn:
         self._opening = threading.Lock()
 
     def acquire(self) -> None:
-        """Take the lock (from the event loop's greenlet); "database is locked" past the timeout."""
+        """Take the lock (from the event loop's greenlet, or a sync face's thread);
+        "database is locked" past the timeout."""
         fd = self._descriptor()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -48,7 +52,10 @@ class ProcessTurn:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-        await_only(self._wait(fd))
+        if in_greenlet():
+            await_only(self._wait(fd))
+        else:
+            self._wait_blocking(fd)
 
     def release(self) -> None:
         """Let the next process go."""
@@ -82,6 +89,30 @@ class ProcessTurn:
                     return  # granted just as the timeout fired
                 state["abandoned"] = True
             raise sqlite3.OperationalError("database is locked") from None
+
+    def _wait_blocking(self, fd: int) -> None:
+        # The sync face: the same wait on a helper thread, this thread blocked meanwhile.
+        guard = threading.Lock()
+        state = {"abandoned": False, "held": False}
+        granted = threading.Event()
+
+        def wait_for_lock() -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with guard:
+                if state["abandoned"]:
+                    fcntl.flock(fd, fcntl.LOCK_UN)  # its waiter gave up meanwhile
+                else:
+                    state["held"] = True
+                    granted.set()
+
+        threading.Thread(target=wait_for_lock, name="core.database turn", daemon=True).start()
+        if granted.wait(self._timeout):
+            return
+        with guard:
+            if state["held"]:
+                return  # granted just as the timeout ran out
+            state["abandoned"] = True
+        raise sqlite3.OperationalError("database is locked")
 
     def _descriptor(self) -> int:
         with self._opening:

@@ -8,6 +8,10 @@ the sleeps. So an engine's own connections queue on a FIFO turn before BEGIN;
 Between processes, the turn holder also takes the engine's ProcessTurn (a lock
 file, sqlite_file_lock.py), so several worker processes on one file queue too.
 
+Both faces queue the same way: the async engine on a FairAsyncQueue (tasks), the
+sync engine on a FairThreadQueue (threads); each engine holds the lock file through
+a descriptor of its own, so the two faces in one process take turns there as well.
+
 The turn passes on once the driver's COMMIT or ROLLBACK has returned (the engine
 wraps the dialect's do_commit/do_rollback): SQLAlchemy's commit and rollback events
 fire before it, and a BEGIN IMMEDIATE sent then would meet the lock still held.
@@ -19,10 +23,9 @@ import sqlite3
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util.queue import Empty
+from sqlalchemy.engine import Engine
+from sqlalchemy.util.queue import Empty, QueueCommon
 
-from core.database.pool import FairAsyncQueue
 from core.database.sqlite_file_lock import ProcessTurn
 
 __all__ = ["TransactionTurns"]
@@ -34,16 +37,21 @@ class TransactionTurns:
     """One transaction of the engine at a time; waiting ones are served in arrival order."""
 
     def __init__(
-        self, engine: AsyncEngine, timeout: float, process_turn: ProcessTurn | None = None
+        self,
+        engine: Engine,
+        timeout: float,
+        queue: QueueCommon[object],
+        process_turn: ProcessTurn | None = None,
     ) -> None:
+        """`engine`: the (sync) Engine; `queue`: an empty FairAsyncQueue or FairThreadQueue."""
         self._timeout = timeout
         self._process_turn = process_turn
         # One token: a transaction holds it from BEGIN until its COMMIT or ROLLBACK returns.
-        self._token: FairAsyncQueue[object] = FairAsyncQueue(maxsize=1)
+        self._token = queue
         self._token.put_nowait(object())
         # Safety net: a connection that leaves the pool's hands gives its turn back.
         for name in ("checkin", "invalidate", "close"):
-            event.listen(engine.sync_engine, name, self._on_pool_event)
+            event.listen(engine, name, self._on_pool_event)
 
     def take(self, connection: Any) -> None:
         """Wait for the turn (inside the begin event); "database is locked" past the timeout."""

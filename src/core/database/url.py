@@ -17,11 +17,13 @@ from sqlalchemy.engine import URL
 
 from core.database.errors import ConfigurationError
 
-__all__ = ["MASK", "is_memory_sqlite", "mask_url", "parse_database_url"]
+__all__ = ["MASK", "is_memory_sqlite", "mask_url", "parse_database_url", "sync_database_url"]
 
 MASK = "***"
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
+# The sync face's drivers for the same databases: stdlib sqlite3 and psycopg 3.
+SYNC_DRIVERS = {SQLITE_DRIVER: "sqlite+pysqlite", POSTGRES_DRIVER: "postgresql+psycopg"}
 SUPPORTED_FORMS = (
     "sqlite+aiosqlite:///./app.db, sqlite+aiosqlite:///:memory:, "
     "postgresql+asyncpg://user:password@host:5432/dbname "
@@ -122,6 +124,12 @@ def _parse_query(query: str) -> dict[str, str | tuple[str, ...]]:
             as_tuple = previous if isinstance(previous, tuple) else (previous,)
             result[key] = (*as_tuple, value)
     return result
+
+
+def sync_database_url(raw: str | URL) -> URL:
+    """`raw` parsed as parse_database_url() does, for the sync drivers (sqlite3, psycopg)."""
+    url = parse_database_url(raw)
+    return url.set(drivername=SYNC_DRIVERS[url.drivername])
 
 
 def mask_url(url: URL) -> str:
