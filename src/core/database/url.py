@@ -127,7 +127,16 @@ def _parse_query(query: str) -> dict[str, str | tuple[str, ...]]:
 
 
 def sync_database_url(raw: str | URL) -> URL:
-    """`raw` parsed as parse_database_url() does, for the sync drivers (sqlite3, psycopg)."""
+    """`raw` parsed as parse_database_url() does, for the sync drivers (sqlite3, psycopg).
+
+    The sync drivers' own spellings (`sqlite+pysqlite://`, `postgresql+psycopg://`) are
+    accepted here too.
+    """
+    if isinstance(raw, URL):
+        raw = raw.render_as_string(hide_password=False)
+    for async_driver, sync_driver in SYNC_DRIVERS.items():
+        if raw.strip().lower().startswith(f"{sync_driver}://"):
+            raw = async_driver + raw.strip()[len(sync_driver) :]
     url = parse_database_url(raw)
     return url.set(drivername=SYNC_DRIVERS[url.drivername])
 

@@ -9,25 +9,37 @@ Fixtures:
                                  SAVEPOINT, so nothing outlives the test
     app                session   the FastAPI app (ini core_database_app, or override it)
     db_client          function  an httpx.AsyncClient calling `app` inside the test's transaction
+    sync_database      session   the sync face's SyncDatabase; the app-wide sync default
+    sync_db_connection function  a sync connection inside an outer transaction, rolled back
+    sync_db_session    function  a sync Session on that connection (commit() releases a SAVEPOINT)
 
 Every session the code under test opens through the toolkit (Depends(get_session),
 transaction(), the raw helpers) joins the same outer transaction while a test runs.
+The sync face (Depends(get_sync_session), core.database.sync) joins its own outer
+transaction on a second connection: a connection sees only what is committed on
+another, so data written through one face in a test is invisible to the other. On
+in-memory SQLite the sync face cannot open the async face's database at all: it gets
+an in-memory database of its own, with the same tables (created from
+``database_metadata``, also when the schema is built by Alembic).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from core.database.base import Base
 from core.database.database import Database, set_database
 from core.database.errors import ConfigurationError
+from core.database.sync.database import SyncDatabase, set_sync_database
 from core.database.testing.config import (
     configured_url,
     pytest_addoption,
@@ -35,7 +47,7 @@ from core.database.testing.config import (
     pytest_report_header,
 )
 from core.database.testing.guard import UnsafeDatabaseError, check_test_database
-from core.database.testing.isolation import rollback_after
+from core.database.testing.isolation import rollback_after, sync_rollback_after
 from core.database.testing.loops import pytest_fixture_setup, pytest_pycollect_makeitem
 from core.database.testing.schema import (
     as_metadata_list,
@@ -45,6 +57,7 @@ from core.database.testing.schema import (
     load_object,
     upgrade_schema,
 )
+from core.database.url import is_memory_sqlite
 
 if TYPE_CHECKING:
     import httpx
@@ -63,6 +76,9 @@ __all__ = [
     "pytest_fixture_setup",
     "pytest_pycollect_makeitem",
     "pytest_report_header",
+    "sync_database",
+    "sync_db_connection",
+    "sync_db_session",
 ]
 
 
@@ -133,6 +149,40 @@ async def db_session(
 ) -> AsyncIterator[AsyncSession]:
     """An AsyncSession joined to the test's outer transaction (commit() releases a SAVEPOINT)."""
     async with database.session() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def sync_database(
+    database: Database, database_metadata: MetaData | Sequence[MetaData]
+) -> Iterator[SyncDatabase]:
+    """The sync face of ``database``, installed as the app-wide sync default."""
+    db = SyncDatabase(database.url, settings=database.settings)
+    if db.url.get_backend_name() == "sqlite" and is_memory_sqlite(db.url):
+        # A second in-memory database: the async face's one lives in its own connection.
+        for metadata in as_metadata_list(database_metadata):
+            metadata.create_all(db.engine)
+    previous = set_sync_database(db)
+    try:
+        yield db
+    finally:
+        set_sync_database(previous)
+        db.dispose()
+
+
+@pytest.fixture
+def sync_db_connection(sync_database: SyncDatabase) -> Iterator[Connection]:
+    """A sync connection in an outer transaction that is rolled back after the test."""
+    with sync_rollback_after(sync_database) as connection:
+        yield connection
+
+
+@pytest.fixture
+def sync_db_session(
+    sync_database: SyncDatabase, sync_db_connection: Connection
+) -> Iterator[Session]:
+    """A sync Session joined to the test's sync outer transaction."""
+    with sync_database.session() as session:
         yield session
 
 
