@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 
 import app.models  # noqa: F401  (registers the app's tables)
 from core.database import Base, create_engine, parse_database_url
+from tests.faces import FACES, Face, FaceSession
 from tests.models import TestBase
 
 
@@ -28,6 +29,23 @@ def database_metadata() -> Sequence[MetaData]:
 def dialect(database_url: str) -> str:
     """`sqlite` or `postgresql`: the backend this run is proving."""
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+@pytest.fixture(params=FACES)
+def face(request: pytest.FixtureRequest) -> Face:
+    """The toolkit through the async face, then through the sync one, on this run's backend.
+
+    Each face's session is joined to its own test transaction (db_session, sync_db_session).
+    """
+    if request.param == "async":
+        session, database = "db_session", "database"
+    else:
+        session, database = "sync_db_session", "sync_database"
+    return Face(
+        request.param,
+        request.getfixturevalue(database),
+        FaceSession(request.getfixturevalue(session)),
+    )
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
