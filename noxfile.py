@@ -102,6 +102,13 @@ def replicas(session: nox.Session) -> None:
     session.run(*WITH_POSTGRES, "python", "-m", "pytest", "tests/test_replicas.py", env=env)
 
 
+@nox.session(name="bench-sync", python=PYTHON)
+def bench_sync(session: nox.Session) -> None:
+    """The sync face vs raw sqlite3/psycopg and bare sync SQLAlchemy -> docs/benchmarks.md."""
+    _install(session)
+    session.run("python", "-m", "bench.sync_face", *session.posargs)
+
+
 @nox.session(name="bench-isolation", python=PYTHON)
 def bench_isolation(session: nox.Session) -> None:
     """Per-test cost of SAVEPOINT vs create/drop vs TRUNCATE -> docs/isolation-benchmark.md."""

@@ -1,15 +1,15 @@
 """`python -m bench.sync_face [--quick]`: the sync face against hand-written sync code.
 
-Writes its section of docs/benchmarks.md (between the sync-benchmarks markers; the
-rest of the file is `python -m bench`'s). Cases, each on a SQLite file, in-memory
-SQLite and a durable Postgres, interleaved and compared within the same round:
+Writes its section of docs/benchmarks.md (bench.sections: `python -m bench` keeps it).
+Cases, each on a SQLite file, in-memory SQLite and a durable Postgres, interleaved
+and compared within the same round:
 
     fetch_all   1,000 rows x 10 columns as dicts: toolkit vs the raw driver (sqlite3,
                 psycopg) to dicts (baseline) vs Core `text()` `.mappings()`
     fetch_one   one row by key, the same three
     session     checkout, primary-key get, commit: `transaction()` vs a bare sessionmaker
     route       a `def` FastAPI route on SyncSessionDep vs the same on a hand-written
-                dependency, called in-process through Starlette's TestClient
+                dependency, called in-process over ASGI (httpx)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,9 +28,9 @@ from itertools import cycle
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from fastapi import Depends, FastAPI
-from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine
@@ -38,17 +38,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from app.models import User
-from bench.__main__ import _given_postgres
 from bench.harness import Measured, Variant, interleave
 from bench.report import X, _op_table
 from bench.schema import USERS, WIDE_COLUMNS, WIDE_ROWS, Wide, user_rows, wide_rows
+from bench.sections import write_section
 from core.database.sync import SyncDatabase, SyncSessionDep, fetch_all, fetch_one
 from core.database.sync import set_sync_database as install
 from core.database.testing.postgres import throwaway_postgres
 from core.database.url import sync_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-BEGIN, END = "<!-- sync-benchmarks:begin -->", "<!-- sync-benchmarks:end -->"
+SECTION = "sync-face"  # its part of docs/benchmarks.md (bench.sections)
 ALL_SQL = f"SELECT {WIDE_COLUMNS} FROM bench_wide"
 ONE_SQL = f"SELECT {WIDE_COLUMNS} FROM bench_wide WHERE id = :id"
 FULL = {"rounds": 7, "all": 20, "one": 300, "session": 300, "route": 300}
@@ -105,8 +105,8 @@ def _raw_driver(
             yield pg_query
         return
     if memory_engine is not None:
-        # The same in-memory database: the toolkit's single connection, borrowed raw.
-        lite = memory_engine.raw_connection().driver_connection
+        proxy = memory_engine.raw_connection()  # StaticPool: the one connection, kept open
+        lite = proxy.driver_connection
     else:
         lite = sqlite3.connect(parsed.database or "", isolation_level=None)
         lite.execute("PRAGMA journal_mode=WAL")
@@ -152,22 +152,49 @@ def _apps(bare: sessionmaker[Session]) -> tuple[FastAPI, FastAPI]:
     return toolkit, by_hand
 
 
+async def _routes(
+    toolkit: FastAPI, by_hand: FastAPI, users: Iterator[int], rounds: int, batch: int
+) -> list[Measured]:
+    """Both apps called in-process over ASGI; FastAPI runs the `def` routes in its threads."""
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=toolkit), base_url="http://t") as a,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=by_hand), base_url="http://t") as b,
+    ):
+
+        def call(client: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
+            async def request() -> None:
+                response = await client.get(f"/users/{next(users)}")
+                assert response.status_code == 200, response.text
+
+            return request
+
+        variants = [
+            Variant(
+                "hand-written `def` route (baseline)",
+                call(b),
+                baseline=True,
+                note="its commit runs after the response",
+            ),
+            Variant("`def` route on `SyncSessionDep`", call(a)),
+        ]
+        return await interleave(variants, rounds=rounds, batch=batch, warmup=10)
+
+
 def run_backend(label: str, url: str, s: dict[str, int]) -> Result:
     """Every case on one database."""
     rounds = s["rounds"]
     db = SyncDatabase(url)
     previous = install(db)
     memory = db.dialect == "sqlite" and not db.url.database
-    bare = db.engine if memory else _bare_engine(url)  # one in-memory database for all
-    if memory:
-        # The toolkit's pool of one is the in-memory database; the bare variants use a
-        # StaticPool of their own on a second copy of the same rows.
-        bare = _bare_engine(url)
-        _seed(bare)
+    # In memory, the bare engine (a StaticPool) and the raw driver share a second copy
+    # of the rows: the toolkit's pool of one holds its own database.
+    bare = _bare_engine(url)
     _seed(db.engine)
+    if memory:
+        _seed(bare)
     cases: dict[str, list[Measured]] = {}
     try:
-        with _raw_driver(url, db.engine if memory else None) as raw:
+        with _raw_driver(url, bare if memory else None) as raw:
             ids = cycle(range(1, WIDE_ROWS + 1))
             core_all, core_one = text(ALL_SQL), text(ONE_SQL)
 
@@ -228,30 +255,8 @@ def run_backend(label: str, url: str, s: dict[str, int]) -> Result:
             rounds,
             s["session"],
         )
-        toolkit_app, by_hand_app = _apps(bare_sessions)
-        with TestClient(toolkit_app) as toolkit_client, TestClient(by_hand_app) as by_hand_client:
-
-            def call(client: TestClient) -> Callable[[], None]:
-                def request() -> None:
-                    response = client.get(f"/users/{next(users)}")
-                    assert response.status_code == 200, response.text
-
-                return request
-
-            _say(f"{label}: route")
-            cases["route"] = _measure(
-                [
-                    _variant(
-                        "hand-written `def` route (baseline)",
-                        call(by_hand_client),
-                        baseline=True,
-                        note="commits after the response",
-                    ),
-                    _variant("`def` route on `SyncSessionDep`", call(toolkit_client)),
-                ],
-                rounds,
-                s["route"],
-            )
+        _say(f"{label}: route")
+        cases["route"] = asyncio.run(_routes(*_apps(bare_sessions), users, rounds, s["route"]))
     finally:
         install(previous)
         db.dispose()
@@ -289,7 +294,6 @@ TARGETS = (
 
 def render(results: list[Result], quick: bool, seconds: float) -> str:
     out = [
-        BEGIN,
         "## Sync face",
         "",
         "Generated by `nox -s bench-sync` "
@@ -309,19 +313,7 @@ def render(results: list[Result], quick: bool, seconds: float) -> str:
     for case in ("fetch_all", "fetch_one", "session", "route"):
         for result in results:
             out += ["", f"### Sync {case}, {result.label}", "", *_op_table(result.cases[case])]
-    out += ["", END]
     return "\n".join(out)
-
-
-def write(path: Path, section: str) -> None:
-    """Replace the sync section of `path` (or append it), leaving the rest as it is."""
-    existing = path.read_text() if path.exists() else "# Benchmarks\n"
-    head, found, rest = existing.partition(BEGIN)
-    _, found_end, tail = rest.partition(END)
-    if found and found_end:
-        path.write_text(f"{head}{section}{tail}")
-    else:
-        path.write_text(f"{existing.rstrip()}\n\n{section}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
+    from bench.__main__ import _given_postgres  # here: bench.__main__ imports this module
+
     began = time.monotonic()
     results = []
     with ExitStack() as stack:
@@ -343,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             ("Postgres", postgres),
         ):
             results.append(run_backend(label, url, settings))
-    write(args.out, render(results, args.quick, time.monotonic() - began))
+    write_section(args.out, SECTION, render(results, args.quick, time.monotonic() - began))
     _say(f"wrote the sync section of {args.out}")
     return 0
 
