@@ -6,6 +6,7 @@ Behaviours both faces share (sessions, raw helpers, errors, types) are in test_f
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, tex
 from sqlalchemy.engine import URL
 from sqlalchemy.util.queue import Empty
 
+import core.database.sync as sync
 from core.database import (
     ConfigurationError,
     Database,
@@ -324,3 +326,13 @@ async def test_both_faces_write_the_same_database_under_one_set_of_rules(
                     await session.execute(text(statement))
     finally:
         await async_db.dispose()
+
+
+def test_sync_api_resolves_and_is_documented() -> None:
+    assert sync.__all__ == sorted(sync.__all__, key=lambda n: (0 if n[0].isupper() else 1, n))
+    for name in sync.__all__:
+        value = getattr(sync, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert inspect.getdoc(value), f"{name} has no docstring"
+    with pytest.raises(AttributeError, match="no_such_name"):
+        sync.__getattr__("no_such_name")
