@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 import tempfile
@@ -44,8 +45,9 @@ from bench.schema import USERS, WIDE_COLUMNS, WIDE_ROWS, Wide, user_rows, wide_r
 from bench.sections import write_section
 from core.database.sync import SyncDatabase, SyncSessionDep, fetch_all, fetch_one
 from core.database.sync import set_sync_database as install
+from core.database.testing.guard import check_test_database
 from core.database.testing.postgres import throwaway_postgres
-from core.database.url import sync_database_url
+from core.database.url import parse_database_url, sync_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "sync-face"  # its part of docs/benchmarks.md (bench.sections)
@@ -316,14 +318,20 @@ def render(results: list[Result], quick: bool, seconds: float) -> str:
     return "\n".join(out)
 
 
+def _given_postgres() -> str | None:
+    """TEST_DATABASE_URL when it names a Postgres test database (the bench drops tables)."""
+    raw = os.environ.get("TEST_DATABASE_URL", "")
+    if not raw or parse_database_url(raw).get_backend_name() != "postgresql":
+        return None
+    return check_test_database(raw).render_as_string(hide_password=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sync_face", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a fast smoke run (few rounds)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    from bench.__main__ import _given_postgres  # here: bench.__main__ imports this module
-
     began = time.monotonic()
     results = []
     with ExitStack() as stack:
