@@ -8,7 +8,9 @@ The URL comes from ``alembic -x dburl=...``, else ``config.attributes["url"]``
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import sys
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from logging.config import fileConfig
@@ -16,12 +18,17 @@ from typing import Any, TypeVar
 
 from alembic import context
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Connection
 
 from core.database.engine import create_engine
 from core.database.errors import ConfigurationError
-from core.database.migrations.hooks import render_item, skip_empty_revision
+from core.database.migrations import checks  # noqa: F401 - registers the comparator
+from core.database.migrations.errors import MultipleHeadsError, OfflineSQLError
+from core.database.migrations.hooks import prepare_revision, render_item
+from core.database.migrations.lock import migration_lock
 from core.database.migrations.sqlite import foreign_keys_checked, foreign_keys_off
 from core.database.settings import get_settings
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
@@ -58,6 +65,17 @@ def run_migrations(target_metadata: MetaData, *, config: Config | None = None) -
     run_blocking(_migrate_online(url, target_metadata))
 
 
+def _run() -> None:
+    """context.run_migrations(), naming several heads where Alembic would not."""
+    # `check` and `revision --autogenerate` would only say "Target database is not up
+    # to date". (`upgrade head` already says it clearly.)
+    if "revision_context" in context.get_context().opts:
+        heads = ScriptDirectory.from_config(context.config).get_heads()
+        if len(heads) > 1:
+            raise MultipleHeadsError(sorted(heads))
+    context.run_migrations()
+
+
 def resolve_url(config: Config) -> URL:
     """The database URL: ``-x dburl=``, else ``config.attributes["url"]``, else settings."""
     raw: str | URL | None = context.get_x_argument(as_dictionary=True).get(URL_ARGUMENT)
@@ -78,7 +96,7 @@ def context_options(target_metadata: MetaData) -> dict[str, Any]:
         "compare_type": True,
         "compare_server_default": True,
         "render_item": render_item,
-        "process_revision_directives": skip_empty_revision,
+        "process_revision_directives": prepare_revision,
         # The engine makes SQLite transactions real (explicit BEGIN), so its DDL is
         # transactional too: a failed migration leaves neither DDL nor version row.
         "transactional_ddl": True,
@@ -86,20 +104,33 @@ def context_options(target_metadata: MetaData) -> dict[str, Any]:
 
 
 def _migrate_offline(url: URL, target_metadata: MetaData) -> None:
+    # Rendered into memory first: a revision that cannot be rendered must not leave a
+    # truncated script behind (someone would run it).
+    output = context.config.output_buffer or sys.stdout
+    buffer = io.StringIO()
     context.configure(
         url=url,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
+        output_buffer=buffer,
         **context_options(target_metadata),
     )
     sqlite = url.get_backend_name() == "sqlite"
     if sqlite:
         # A script run by hand needs the same protection against cascading deletes.
         context.execute("PRAGMA foreign_keys=OFF")
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            _run()
+    except (CommandError, NotImplementedError) as exc:
+        raise OfflineSQLError(
+            f"offline mode (--sql) cannot render this history for {url.get_backend_name()}, "
+            f"so no SQL was written: {exc}. On SQLite a batch operation that recreates a "
+            "table needs the live database: run the upgrade against it instead"
+        ) from exc
     if sqlite:
         context.execute("PRAGMA foreign_keys=ON")
+    output.write(buffer.getvalue())
 
 
 async def _migrate_online(url: URL, target_metadata: MetaData) -> None:
@@ -109,6 +140,8 @@ async def _migrate_online(url: URL, target_metadata: MetaData) -> None:
     settings = settings.model_copy(
         update={
             "database_statement_timeout_ms": 0,
+            # The write lock up front: two migrations at once take turns (lock.py).
+            "database_sqlite_begin": "immediate",
             "database_application_name": f"{settings.database_application_name} migrations",
         }
     )
@@ -122,10 +155,16 @@ async def _migrate_online(url: URL, target_metadata: MetaData) -> None:
 
 
 def _migrate(connection: Connection, target_metadata: MetaData) -> None:
+    # Two deploys at once: the second waits here, then finds nothing left to do.
+    with migration_lock(connection):
+        _migrate_locked(connection, target_metadata)
+
+
+def _migrate_locked(connection: Connection, target_metadata: MetaData) -> None:
     if connection.dialect.name != "sqlite":
         context.configure(connection=connection, **context_options(target_metadata))
         with context.begin_transaction():
-            context.run_migrations()
+            _run()
         return
     applied: list[object] = []
     with foreign_keys_off(connection):
@@ -137,7 +176,7 @@ def _migrate(connection: Connection, target_metadata: MetaData) -> None:
             **context_options(target_metadata),
         )
         with context.begin_transaction():
-            context.run_migrations()
+            _run()
             if applied:
                 # Inside the transaction: a violation rolls the whole upgrade back.
                 foreign_keys_checked(connection)

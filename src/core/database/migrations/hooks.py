@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any, Literal
 
@@ -10,14 +11,20 @@ from alembic.autogenerate.render import _repr_type
 from alembic.ddl.impl import DefaultImpl
 from alembic.operations.ops import MigrationScript
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import DefaultClause
+from sqlalchemy import DefaultClause, TextClause
 from sqlalchemy.engine import URL
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["render_item", "skip_empty_revision"]
+from core.database.migrations.drafts import ReviewNote, make_safe
+from core.database.migrations.narrowing import guard_narrowing
+from core.database.migrations.reflected import is_reflected, render_reflected_type
+
+__all__ = ["prepare_revision", "render_item", "skip_empty_revision"]
 
 # Spellings of "the current time" a model may use as a server default.
 _NOW = frozenset({"CURRENT_TIMESTAMP", "NOW"})
+# A literal cast the way Postgres reflects a default: 'x'::character varying.
+_LITERAL_CAST = re.compile(r"('(?:[^']|'')*')::[a-z ]+(?:\(\d+\))?", re.IGNORECASE)
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -26,13 +33,33 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     A custom TypeDecorator becomes the SQLAlchemy type it stores (a migration file
     must not import app or toolkit code, which moves on); a Postgres type in a file
     generated on SQLite gets Postgres' rendering; a current-time server default
-    becomes CURRENT_TIMESTAMP (``now()`` does not run on SQLite). Anything else: False.
+    becomes CURRENT_TIMESTAMP (``now()`` does not run on SQLite). A type reflected
+    from the database (a dropped table's downgrade) becomes its portable form, and a
+    reflected literal default loses Postgres' cast. Anything else: False.
     """
     if type_ == "type" and isinstance(obj, TypeEngine):
+        if is_reflected(obj, autogen_context):
+            return render_reflected_type(obj, autogen_context)
         return _render_type(obj, autogen_context)
     if type_ == "server_default" and isinstance(obj, DefaultClause):
-        return _render_now(obj, autogen_context)
+        return _render_now(obj, autogen_context) or _render_uncast(obj, autogen_context)
     return False
+
+
+def prepare_revision(
+    context: MigrationContext, revision: object, directives: list[MigrationScript]
+) -> None:
+    """The ``process_revision_directives`` hook: a safe draft, both ways, or no file."""
+    for script in directives:
+        make_safe(context, script)
+        for upgrade_ops, downgrade_ops in zip(
+            script.upgrade_ops_list, script.downgrade_ops_list, strict=True
+        ):
+            upgrade_ops.reverse_into(downgrade_ops)
+            downgrade_ops.ops[:] = [op for op in downgrade_ops.ops if not isinstance(op, ReviewNote)]
+            guard_narrowing(upgrade_ops)
+            guard_narrowing(downgrade_ops)
+    skip_empty_revision(context, revision, directives)
 
 
 def skip_empty_revision(
@@ -72,6 +99,16 @@ def _render_now(default: DefaultClause, autogen_context: AutogenContext) -> str 
         return False
     prefix = autogen_context.opts["sqlalchemy_module_prefix"]
     return f'{prefix}text("CURRENT_TIMESTAMP")'
+
+
+def _render_uncast(default: DefaultClause, autogen_context: AutogenContext) -> str | Literal[False]:
+    if not isinstance(default.arg, TextClause):
+        return False
+    sql = _LITERAL_CAST.sub(r"\1", default.arg.text)
+    if sql == default.arg.text:
+        return False
+    prefix = autogen_context.opts["sqlalchemy_module_prefix"]
+    return f"{prefix}text({sql!r})"
 
 
 def _from_sqlalchemy(type_: TypeEngine[Any]) -> bool:
