@@ -25,19 +25,37 @@ from core.database.migrations.commands import (
     upgrade,
     upgrade_engine,
 )
+from core.database.migrations.datacheck import Finding, data_round_trip
 from core.database.migrations.environment import URL_ARGUMENT, run_migrations
+from core.database.migrations.errors import (
+    MigrationError,
+    MultipleHeadsError,
+    OfflineSQLError,
+    UnreviewedRevisionError,
+    UnsafeDraftError,
+)
+from core.database.migrations.review import refuse_unreviewed, unreviewed_markers
 from core.database.migrations.sqlite import ForeignKeyCheckError
 
 __all__ = [
     "URL_ARGUMENT",
+    "Finding",
     "ForeignKeyCheckError",
+    "MigrationError",
+    "MultipleHeadsError",
+    "OfflineSQLError",
+    "UnreviewedRevisionError",
+    "UnsafeDraftError",
     "alembic_config",
     "check",
     "current_revision",
+    "data_round_trip",
     "downgrade",
     "engine_revision",
     "head_revision",
+    "refuse_unreviewed",
     "run_migrations",
+    "unreviewed_markers",
     "upgrade",
     "upgrade_engine",
 ]

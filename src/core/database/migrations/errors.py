@@ -5,8 +5,7 @@
         ├── MultipleHeadsError         the history has several heads: merge them first
         ├── UnsafeDraftError           autogenerate stopped: the draft would fail or lose data
         ├── UnreviewedRevisionError    a revision still carries a data-loss review marker
-        ├── OfflineSQLError            `--sql` cannot render this history for the dialect
-        └── DataLossError              the data round trip found rows or values lost
+        └── OfflineSQLError            `--sql` cannot render this history for the dialect
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from alembic.util import CommandError
 from core.database.errors import DatabaseError
 
 __all__ = [
-    "DataLossError",
     "MigrationError",
     "MultipleHeadsError",
     "OfflineSQLError",
@@ -51,7 +49,3 @@ class UnreviewedRevisionError(MigrationError):
 
 class OfflineSQLError(MigrationError):
     """Offline mode (``--sql``) cannot render a revision for this dialect."""
-
-
-class DataLossError(MigrationError):
-    """The data round trip found a revision that loses rows or values."""

@@ -1,0 +1,1 @@
+"""Small Alembic histories the migration tests walk: each lossy draft, and each recipe."""
