@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.database.engine import create_engine
 from core.database.errors import ConfigurationError
 from core.database.migrations.environment import run_blocking
+from core.database.migrations.errors import MultipleHeadsError
 from core.database.settings import get_settings
 from core.database.url import is_memory_sqlite, parse_database_url
 
@@ -58,16 +59,21 @@ def alembic_config(
 
 
 def head_revision(*, config_path: str | Path | None = None) -> str | None:
-    """The head revision of the migration scripts; CommandError if there are several."""
-    config = alembic_config(config_path=config_path)
-    return ScriptDirectory.from_config(config).get_current_head()
+    """The head revision of the migration scripts; MultipleHeadsError if there are several."""
+    heads = ScriptDirectory.from_config(alembic_config(config_path=config_path)).get_heads()
+    if len(heads) > 1:
+        raise MultipleHeadsError(sorted(heads))
+    return heads[0] if heads else None
 
 
 def upgrade(
     url: str | URL | None = None, revision: str = "head", *, config_path: str | Path | None = None
 ) -> None:
     """Upgrade the database at `url` (default: settings) to `revision`."""
-    command.upgrade(alembic_config(url, config_path=config_path), revision)
+    config = alembic_config(url, config_path=config_path)
+    if revision == "head":
+        head_revision(config_path=config_path)  # several heads: say so, by name
+    command.upgrade(config, revision)
 
 
 def downgrade(
