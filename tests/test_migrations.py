@@ -23,8 +23,22 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Index, MetaData, String, func, inspect, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BIGINT,
+    DATETIME,
+    TIMESTAMP,
+    VARCHAR,
+    Column,
+    DefaultClause,
+    Index,
+    MetaData,
+    String,
+    Table,
+    func,
+    inspect,
+    text,
+)
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -444,16 +458,38 @@ def test_render_item_writes_plain_portable_code(dialect_name: str) -> None:
     context = MigrationContext.configure(
         dialect_name=dialect_name, opts={"sqlalchemy_module_prefix": "sa."}
     )
-    autogen = AutogenContext(context)
+    model_jsonb = JSONB()
+    models = MetaData()
+    Table("documents", models, Column("body", model_jsonb))
+    autogen = AutogenContext(context, metadata=models)
     users = Base.metadata.tables["users"]
     assert render_item("type", users.c.created_at.type, autogen) == "sa.DateTime(timezone=True)"
     assert render_item("type", ExactDecimal(12, 2), autogen) == "sa.Numeric(precision=12, scale=2)"
     assert render_item("type", String(10), autogen) is False  # Alembic's own rendering
-    jsonb = render_item("type", JSONB(), autogen)
+    jsonb = render_item("type", model_jsonb, autogen)
     if dialect_name == "sqlite":
         assert jsonb == "postgresql.JSONB(astext_type=sa.Text())"
     else:
         assert jsonb is False  # the Postgres context renders its own types
+    # Types reflected from the database (not the models' objects): portable spellings.
+    assert render_item("type", JSONB(), autogen) == (
+        'sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, '
+        'astext_type=sa.Text()), "postgresql")'
+    )
+    aware = "sa.DateTime(timezone=True)"
+    assert render_item("type", DATETIME(), autogen) == (
+        aware if dialect_name == "sqlite" else "sa.DateTime()"
+    )
+    assert render_item("type", VARCHAR(50), autogen) == "sa.String(length=50)"
+    assert render_item("type", BIGINT(), autogen) == (
+        'sa.BigInteger().with_variant(sa.Integer(), "sqlite")'
+    )
+    assert render_item("type", TIMESTAMP(timezone=False), autogen) == (
+        "sa.DateTime(timezone=True)" if dialect_name == "sqlite" else "sa.DateTime()"
+    )
+    assert render_item("type", DOUBLE_PRECISION(), autogen) == "sa.Double()"
+    cast_default = DefaultClause(text("'draft'::character varying"))
+    assert render_item("server_default", cast_default, autogen) == 'sa.text("\'draft\'")'
     for default in (func.now(), func.current_timestamp()):
         column = Column("at", UTCDateTime(), server_default=default)
         rendered = render_item("server_default", column.server_default, autogen)

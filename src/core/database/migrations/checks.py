@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from alembic.autogenerate import comparators
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
-from sqlalchemy import CheckConstraint, Table, text
+from sqlalchemy import CheckConstraint, Column, Table, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import conv
+from sqlalchemy.sql.visitors import iterate
 
 __all__ = ["compare_check_constraints", "normalise_check"]
 
@@ -56,18 +58,25 @@ def model_check_sql(constraint: CheckConstraint, dialect: Dialect) -> str:
     )
 
 
-def _model_checks(table: Table, dialect: Dialect) -> dict[str, CheckConstraint]:
+def _model_checks(table: Table, existing: Table, dialect: Dialect) -> dict[str, CheckConstraint]:
     checks: dict[str, CheckConstraint] = {}
     for constraint in table.constraints:
         if not isinstance(constraint, CheckConstraint):
             continue
         create_rule = getattr(constraint, "_create_rule", None)
-        if create_rule is not None and not create_rule(_CompilerStub(dialect)):
-            continue  # a type-bound CHECK this dialect does not create (native enum)
+        if create_rule is not None:
+            if not create_rule(_CompilerStub(dialect)):
+                continue  # a type-bound CHECK this dialect does not create (native enum)
+            if any(column.name not in existing.c for column in _columns(constraint)):
+                continue  # an enum column being added: add_column creates its CHECK
         name = dialect.ddl_compiler(dialect, None).preparer.format_constraint(constraint)
         if isinstance(name, str) and name:
             checks[name.strip('"')] = constraint
     return checks
+
+
+def _columns(constraint: CheckConstraint) -> list[Column[Any]]:
+    return [node for node in iterate(constraint.sqltext) if isinstance(node, Column)]
 
 
 class _CompilerStub:
@@ -96,7 +105,7 @@ def compare_check_constraints(
         for ck in autogen_context.inspector.get_check_constraints(table_name, schema=schema)
         if ck.get("name")
     }
-    wanted = _model_checks(metadata_table, dialect)
+    wanted = _model_checks(metadata_table, conn_table, dialect)
     for name in sorted(set(reflected) - set(wanted)):
         modify_table_ops.ops.append(_drop(name, table_name, schema, reflected[name]))
         log.info("Detected removed check constraint %r on %r", name, table_name)

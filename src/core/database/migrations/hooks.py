@@ -9,9 +9,9 @@ from typing import Any, Literal
 from alembic.autogenerate.api import AutogenContext
 from alembic.autogenerate.render import _repr_type
 from alembic.ddl.impl import DefaultImpl
-from alembic.operations.ops import MigrationScript
+from alembic.operations.ops import AlterColumnOp, MigrationScript, UpgradeOps
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import DefaultClause, TextClause
+from sqlalchemy import DefaultClause, Enum, String, TextClause
 from sqlalchemy.engine import URL
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -19,7 +19,7 @@ from core.database.migrations.drafts import ReviewNote, make_safe
 from core.database.migrations.narrowing import guard_narrowing
 from core.database.migrations.reflected import is_reflected, render_reflected_type
 
-__all__ = ["prepare_revision", "render_item", "skip_empty_revision"]
+__all__ = ["plain_enum_alters", "prepare_revision", "render_item", "skip_empty_revision"]
 
 # Spellings of "the current time" a model may use as a server default.
 _NOW = frozenset({"CURRENT_TIMESTAMP", "NOW"})
@@ -52,6 +52,8 @@ def prepare_revision(
     """The ``process_revision_directives`` hook: a safe draft, both ways, or no file."""
     for script in directives:
         make_safe(context, script)
+        for upgrade_ops in script.upgrade_ops_list:
+            plain_enum_alters(upgrade_ops)
         for upgrade_ops, downgrade_ops in zip(
             script.upgrade_ops_list, script.downgrade_ops_list, strict=True
         ):
@@ -60,6 +62,18 @@ def prepare_revision(
             guard_narrowing(upgrade_ops)
             guard_narrowing(downgrade_ops)
     skip_empty_revision(context, revision, directives)
+
+
+def plain_enum_alters(upgrade_ops: UpgradeOps) -> None:
+    """An enum column's new type is written as the VARCHAR it is.
+
+    Alembic's ``alter_column`` would add the enum's CHECK itself, next to the one the
+    CHECK comparator (checks.py) already replaces: "constraint already exists".
+    """
+    for table_ops in upgrade_ops.ops:
+        for op in getattr(table_ops, "ops", ()):
+            if isinstance(op, AlterColumnOp) and isinstance(op.modify_type, Enum):
+                op.modify_type = String(op.modify_type.length)
 
 
 def skip_empty_revision(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from alembic.autogenerate.api import AutogenContext
 from alembic.autogenerate.render import _repr_type
-from sqlalchemy import JSON, BigInteger, DateTime, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = ["is_reflected", "render_reflected_type"]
@@ -56,8 +56,11 @@ def render_reflected_type(
         generic = type_.as_generic()
     except NotImplementedError:
         return False
-    if isinstance(generic, BigInteger):
-        # As the toolkit's keys: only INTEGER PRIMARY KEY autoincrements on SQLite.
+    sqlite_integer = autogen_context.dialect.name == "sqlite" and type(generic) is Integer
+    if isinstance(generic, BigInteger) or sqlite_integer:
+        # The toolkit's key type (BigIntPK): BIGINT on Postgres, INTEGER on SQLite, where
+        # only INTEGER PRIMARY KEY autoincrements. SQLite's INTEGER may have been either:
+        # BIGINT is the one that never narrows a value.
         return f'{prefix}BigInteger().with_variant({prefix}Integer(), "sqlite")'
     return _repr_type(generic, autogen_context)
 
