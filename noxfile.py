@@ -165,7 +165,8 @@ def makemigration(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def migrations(session: nox.Session) -> None:
-    """alembic upgrade head, check, downgrade base, upgrade head: on SQLite, then Postgres."""
+    """upgrade head, check, downgrade base, upgrade head, then every revision up and down
+    with rows in every table (no value may be lost): on SQLite, then Postgres."""
     _install(session)
     roundtrip = ("python", "-m", "core.database.migrations.roundtrip")
     with tempfile.TemporaryDirectory() as scratch:

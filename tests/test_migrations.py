@@ -473,7 +473,7 @@ def test_render_item_writes_plain_portable_code(dialect_name: str) -> None:
         assert jsonb is False  # the Postgres context renders its own types
     # Types reflected from the database (not the models' objects): portable spellings.
     assert render_item("type", JSONB(), autogen) == (
-        'sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, '
+        "sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, "
         'astext_type=sa.Text()), "postgresql")'
     )
     aware = "sa.DateTime(timezone=True)"
@@ -489,7 +489,7 @@ def test_render_item_writes_plain_portable_code(dialect_name: str) -> None:
     )
     assert render_item("type", DOUBLE_PRECISION(), autogen) == "sa.Double()"
     cast_default = DefaultClause(text("'draft'::character varying"))
-    assert render_item("server_default", cast_default, autogen) == 'sa.text("\'draft\'")'
+    assert render_item("server_default", cast_default, autogen) == "sa.text(\"'draft'\")"
     for default in (func.now(), func.current_timestamp()):
         column = Column("at", UTCDateTime(), server_default=default)
         rendered = render_item("server_default", column.server_default, autogen)

@@ -256,7 +256,7 @@ def test_untold_rename_is_marked_and_refused(project: Path, scratch: URL) -> Non
     assert "def downgrade" in source.split(REVIEW_MARKER)[-1]  # in the upgrade only
     [marker] = unreviewed_markers(config_path=project)
     assert "users.name is dropped" in marker
-    with pytest.raises(UnreviewedRevisionError, match="users.name is dropped"):
+    with pytest.raises(UnreviewedRevisionError, match=r"users\.name is dropped"):
         refuse_unreviewed(config_path=project)
 
 

@@ -29,7 +29,9 @@ LOSSY: dict[str, Draft] = {
         downgrade="""
     with op.batch_alter_table("authors") as batch_op:
         batch_op.drop_column("contact_email")
-        batch_op.add_column(sa.Column("email", sa.String(200), nullable=False, server_default=""))
+        batch_op.add_column(
+            sa.Column("email", sa.String(200), nullable=False, server_default="")
+        )
 """,
         expected="authors.email: 3 rows lost their value (column dropped)",
     ),
@@ -92,11 +94,15 @@ RECIPES: dict[str, Draft] = {
     "rename": Draft(
         upgrade="""
     with op.batch_alter_table("authors") as batch_op:
-        batch_op.alter_column("email", new_column_name="contact_email", existing_type=sa.String(200))
+        batch_op.alter_column(
+            "email", new_column_name="contact_email", existing_type=sa.String(200)
+        )
 """,
         downgrade="""
     with op.batch_alter_table("authors") as batch_op:
-        batch_op.alter_column("contact_email", new_column_name="email", existing_type=sa.String(200))
+        batch_op.alter_column(
+            "contact_email", new_column_name="email", existing_type=sa.String(200)
+        )
 """,
         expected=None,
     ),
@@ -150,7 +156,9 @@ RECIPES: dict[str, Draft] = {
     with op.batch_alter_table("authors") as batch_op:
         batch_op.drop_constraint(op.f("ck_authors_status"), type_="check")
         batch_op.alter_column("status", existing_type=sa.String(8), type_=sa.String(6))
-        batch_op.create_check_constraint(op.f("ck_authors_status"), "status IN ('active', 'banned')")
+        batch_op.create_check_constraint(
+            op.f("ck_authors_status"), "status IN ('active', 'banned')"
+        )
 """,
         expected=None,
         extra='downgrade_loses = ("authors.status",)  # retired authors become banned\n',

@@ -46,6 +46,11 @@ class TimestampMixin:
 
 
 class IntIdMixin:
-    """`id`: BIGINT identity on Postgres, the autoincrementing rowid alias on SQLite."""
+    """`id`: BIGSERIAL on Postgres (a BIGINT fed by a sequence), the rowid alias on SQLite.
+
+    Not an identity column: histories already created their keys as BIGSERIAL, and
+    moving them would need a revision per table in every host app for no change an
+    app can see (both take explicit ids, both draw from a sequence).
+    """
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, sort_order=-1)

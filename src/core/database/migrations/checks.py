@@ -52,10 +52,8 @@ def normalise_check(sql: str) -> str:
 
 def model_check_sql(constraint: CheckConstraint, dialect: Dialect) -> str:
     """The SQL the dialect writes for the constraint's condition (enum ones too)."""
-    compiler = dialect.ddl_compiler(dialect, None)
-    return str(
-        compiler.sql_compiler.process(constraint.sqltext, include_table=False, literal_binds=True)
-    )
+    options = {"include_table": False, "literal_binds": True}
+    return str(constraint.sqltext.compile(dialect=dialect, compile_kwargs=options))
 
 
 def _model_checks(table: Table, existing: Table, dialect: Dialect) -> dict[str, CheckConstraint]:
@@ -69,7 +67,7 @@ def _model_checks(table: Table, existing: Table, dialect: Dialect) -> dict[str, 
                 continue  # a type-bound CHECK this dialect does not create (native enum)
             if any(column.name not in existing.c for column in _columns(constraint)):
                 continue  # an enum column being added: add_column creates its CHECK
-        name = dialect.ddl_compiler(dialect, None).preparer.format_constraint(constraint)
+        name = dialect.identifier_preparer.format_constraint(constraint)
         if isinstance(name, str) and name:
             checks[name.strip('"')] = constraint
     return checks
@@ -128,7 +126,4 @@ def _create(name: str, table: str, schema: str | None, sql: str) -> ops.CreateCh
 def _drop(name: str, table: str, schema: str | None, sql: str) -> ops.DropConstraintOp:
     # The reverse (downgrade) recreates the constraint as the database had it.
     reverse = ops.CreateCheckConstraintOp(conv(name), table, text(_PG_CAST.sub("", sql)))
-    return ops.DropConstraintOp(
-        conv(name), table, type_="check", schema=schema, _reverse=reverse
-    )
-
+    return ops.DropConstraintOp(conv(name), table, type_="check", schema=schema, _reverse=reverse)

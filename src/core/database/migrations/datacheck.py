@@ -75,7 +75,7 @@ def data_round_trip(
     for revision in revisions:  # the schema of every revision, for diagnosing failures
         try:
             upgrade(url, revision.revision, config_path=config_path)
-        except Exception:  # noqa: BLE001 - fails on empty tables too: the walk below reports it
+        except Exception:
             break
         schemas[revision.revision] = _read(url, _schema)
     downgrade(url, "base", config_path=config_path)
@@ -101,7 +101,7 @@ def _one_revision(
     up_declared = set(getattr(revision.module, "upgrade_loses", ()))
     down_declared = set(getattr(revision.module, "downgrade_loses", ()))
 
-    before = _read(url, lambda c: (fill(c, per_table, sequence), snapshot(c))[1])
+    before = _read(url, lambda c: _fill_and_read(c, per_table, sequence))
     step = f"upgrade {previous} -> {target}"
     failed = _step(upgrade, url, target, config_path, step, before, schemas.get(target))
     if failed:
@@ -109,7 +109,7 @@ def _one_revision(
     after = _read(url, snapshot)
     findings = _compare(step, before, after, up_declared) + _misfits(step, after, None)
 
-    filled = _read(url, lambda c: (fill(c, per_table, sequence), snapshot(c))[1])
+    filled = _read(url, lambda c: _fill_and_read(c, per_table, sequence))
     step = f"downgrade {target} -> {previous}"
     old_schema = {table: dict(rows.columns) for table, rows in before.items()}
     failed = _step(downgrade, url, previous, config_path, step, filled, old_schema)
@@ -126,6 +126,11 @@ def _one_revision(
     return findings + _compare(step, restored, _read(url, snapshot), up_declared)
 
 
+def _fill_and_read(connection: Connection, per_table: int, sequence: Iterator[int]) -> Snapshot:
+    fill(connection, per_table, sequence)
+    return snapshot(connection)
+
+
 def _step(
     run: Callable[..., None],
     url: str | URL,
@@ -137,12 +142,13 @@ def _step(
 ) -> list[Finding]:
     try:
         run(url, revision, config_path=config_path)
-    except Exception as exc:  # noqa: BLE001 - any failure is a finding, diagnosed below
+    except Exception as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         diagnosed = _from_error(step, data, exc)
         if schema is not None:
             diagnosed = _misfits(step, data, schema) + _unfillable(step, data, schema) or diagnosed
-        return diagnosed or [Finding(step, "*", _total(data), f"in the tables: failed: {reason}")]
+        failure = f"in the tables when it failed: {reason}"
+        return diagnosed or [Finding(step, "all tables", None, _total(data), failure)]
     return []
 
 
@@ -226,7 +232,9 @@ def _misfits(step: str, data: Snapshot, schema: Schema | None) -> list[Finding]:
                     problem = f"hold values longer than {length} characters"
                     findings.append(Finding(step, table, column, too_long, problem))
             elif bounds is not None:
-                out = sum(1 for v in values if isinstance(v, int) and not bounds[0] <= v <= bounds[1])
+                out = sum(
+                    1 for v in values if isinstance(v, int) and not bounds[0] <= v <= bounds[1]
+                )
                 if out:
                     problem = f"hold values outside {type_.compile()}'s range"
                     findings.append(Finding(step, table, column, out, problem))
@@ -256,7 +264,10 @@ def _restrict(data: Snapshot, schema: Schema) -> Snapshot:
             continue
         kept[table] = type(rows)(
             {c: t for c, t in rows.columns.items() if c in schema[table]},
-            {k: {c: v for c, v in row.items() if c in schema[table]} for k, row in rows.rows.items()},
+            {
+                k: {c: v for c, v in row.items() if c in schema[table]}
+                for k, row in rows.rows.items()
+            },
         )
     return kept
 

@@ -36,7 +36,7 @@ from sqlalchemy import Column, DefaultClause, text
 from core.database.migrations.errors import UnsafeDraftError
 from core.database.migrations.typeinfo import type_family
 
-__all__ = ["REVIEW_MARKER", "RENAMES_ARGUMENT", "RENAMES_ENV", "ReviewNote", "make_safe"]
+__all__ = ["RENAMES_ARGUMENT", "RENAMES_ENV", "REVIEW_MARKER", "ReviewNote", "make_safe"]
 
 log = logging.getLogger(__name__)
 
@@ -296,4 +296,3 @@ def _interactive(context: MigrationContext) -> bool:
     command = getattr(getattr(config, "cmd_opts", None), "cmd", None)
     name = getattr(command[0], "__name__", "") if command else ""
     return name == "revision" and sys.stdin.isatty()
-

@@ -1,11 +1,11 @@
 """Errors of the migration tooling: also Alembic CommandErrors, so its CLI prints them plainly.
 
-    DatabaseError (core.database.errors)
-    └── MigrationError                 also alembic.util.CommandError
-        ├── MultipleHeadsError         the history has several heads: merge them first
-        ├── UnsafeDraftError           autogenerate stopped: the draft would fail or lose data
-        ├── UnreviewedRevisionError    a revision still carries a data-loss review marker
-        └── OfflineSQLError            `--sql` cannot render this history for the dialect
+DatabaseError (core.database.errors)
+└── MigrationError                 also alembic.util.CommandError
+    ├── MultipleHeadsError         the history has several heads: merge them first
+    ├── UnsafeDraftError           autogenerate stopped: the draft would fail or lose data
+    ├── UnreviewedRevisionError    a revision still carries a data-loss review marker
+    └── OfflineSQLError            `--sql` cannot render this history for the dialect
 """
 
 from __future__ import annotations

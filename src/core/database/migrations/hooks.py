@@ -58,7 +58,9 @@ def prepare_revision(
             script.upgrade_ops_list, script.downgrade_ops_list, strict=True
         ):
             upgrade_ops.reverse_into(downgrade_ops)
-            downgrade_ops.ops[:] = [op for op in downgrade_ops.ops if not isinstance(op, ReviewNote)]
+            downgrade_ops.ops[:] = [
+                op for op in downgrade_ops.ops if not isinstance(op, ReviewNote)
+            ]
             guard_narrowing(upgrade_ops)
             guard_narrowing(downgrade_ops)
     skip_empty_revision(context, revision, directives)
