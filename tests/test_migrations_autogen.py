@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import enum
 import io
+import os
+import pty
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -364,3 +367,80 @@ async def test_narrowing_refuses_rows_that_do_not_fit_on_both(project: Path, scr
     assert await execute(scratch, "SELECT name FROM users") == [("short",)]
     tables = await execute(scratch, "SELECT 1 FROM users WHERE name = 'short'")
     assert tables == [(1,)]
+
+
+# --- asking in a terminal -------------------------------------------------------------------
+
+TTY_ENV = """\
+import app.models  # noqa: F401
+from core.database.migrations import run_migrations
+from tests.test_migrations_autogen import app_metadata, renamed_name
+
+run_migrations(app_metadata(renamed_name))
+"""
+
+
+def run_in_terminal(arguments: list[str], env: dict[str, str], answer: str) -> str:
+    """Run `arguments` with a pseudo-terminal as stdin/stdout; answer the first question."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes the command
+        os.execve(arguments[0], arguments, env)
+    output = b""
+    answered = False
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            os.write(fd, answer.encode() + b"\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output.decode(errors="replace")
+    return output.decode(errors="replace")
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_alembic_revision_in_a_terminal_asks_about_a_rename(
+    project: Path, scratch: URL, answer: str
+) -> None:
+    upgrade(scratch, config_path=project)
+    (project.parent / "alembic" / "env.py").write_text(TTY_ENV)
+    env = {
+        **os.environ,
+        "DATABASE_URL": scratch.render_as_string(hide_password=False),
+        "APP_ENV": "test",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    command_line = [sys.executable, "-m", "alembic", "-c", str(project)]
+    output = run_in_terminal([*command_line, "revision", "--autogenerate", "-m", "x"], env, answer)
+    assert "Was column users.name renamed to display_name? [y/N]" in output
+    [path] = (project.parent / "alembic" / "versions").glob("*_x.py")
+    source = path.read_text()
+    if answer == "y":
+        assert has(source, 'new_column_name="display_name"') and REVIEW_MARKER not in source
+    else:
+        assert "drop_column" in source and REVIEW_MARKER in source
+
+
+async def test_enum_column_added_to_a_table_with_rows(project: Path, scratch: URL) -> None:
+    ShadeAfter.__name__ = "Shade"
+    upgrade(scratch, config_path=project)
+    await add_user(scratch, "a@example.com")
+
+    def shade(metadata: MetaData) -> None:
+        metadata.tables["users"].append_column(
+            Column("shade", portable_enum(ShadeAfter), nullable=False, default=ShadeAfter.RED)
+        )
+
+    target = app_metadata(shade)
+    source = generate(project, scratch, target)
+    assert has(source, "server_default=sa.text(\"'red'\")")
+    upgrade(scratch, config_path=project)
+    assert await execute(scratch, "SELECT shade FROM users") == [("red",)]
+    assert not drift(project, scratch, target)
+    with pytest.raises(IntegrityError):
+        await execute(scratch, "UPDATE users SET shade = 'mauve'")
