@@ -444,3 +444,36 @@ async def test_enum_column_added_to_a_table_with_rows(project: Path, scratch: UR
     assert not drift(project, scratch, target)
     with pytest.raises(IntegrityError):
         await execute(scratch, "UPDATE users SET shade = 'mauve'")
+
+
+def with_table(name: str) -> Callable[[MetaData], None]:
+    def change(metadata: MetaData) -> None:
+        Table(
+            name,
+            metadata,
+            Column("id", BigIntPK, primary_key=True),
+            Column("body", String(100), nullable=False),
+        )
+
+    return change
+
+
+async def test_table_rename_when_told_keeps_the_rows(project: Path, scratch: URL) -> None:
+    upgrade(scratch, config_path=project)
+    generate(project, scratch, app_metadata(with_table("drafts")))
+    upgrade(scratch, config_path=project)
+    await execute(scratch, "INSERT INTO drafts (body) VALUES ('kept')")
+
+    renamed = app_metadata(with_table("documents"))
+    untold = generate(project, scratch, renamed)
+    assert "drop_table" in untold and "-x renames=drafts:documents" in untold
+    for revision in (project.parent / "alembic" / "versions").glob("*_change.py"):
+        if revision.read_text() == untold:
+            revision.unlink()
+
+    source = generate(project, scratch, renamed, renames="drafts:documents")
+    assert has(source, 'op.rename_table("drafts", "documents")') and "drop_table" not in source
+    upgrade(scratch, config_path=project)
+    assert await execute(scratch, "SELECT body FROM documents") == [("kept",)]
+    downgrade(scratch, "-1", config_path=project)
+    assert await execute(scratch, "SELECT body FROM drafts") == [("kept",)]

@@ -81,6 +81,23 @@ class RenameColumnOp(ops.AlterColumnOp):
         )
 
 
+class RenameTableOp(ops.RenameTableOp):
+    """``rename_table`` whose downgrade renames it back (Alembic's has no reverse)."""
+
+    def reverse(self) -> RenameTableOp:
+        return RenameTableOp(self.new_table_name, self.table_name, schema=self.schema)
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("rename_table", self.table_name, self.new_table_name)
+
+
+@renderers.dispatch_for(RenameTableOp)
+def _render_rename_table(autogen_context: AutogenContext, op: RenameTableOp) -> str:
+    prefix = autogen_context.opts.get("alembic_module_prefix", "op.")
+    schema = f", schema={op.schema!r}" if op.schema else ""
+    return f"{prefix}rename_table({op.table_name!r}, {op.new_table_name!r}{schema})"
+
+
 @dataclass
 class _Decisions:
     """Renames the user named (`table.old` -> new, `old_table` -> new) and how to ask."""
@@ -122,7 +139,7 @@ def _tables(upgrade_ops: ops.UpgradeOps, decisions: _Decisions, notes: list[Revi
             if len(shared) * 2 < len(old_columns):
                 continue
             if decisions.rename(op.table_name, new, "table"):
-                upgrade_ops.ops[index] = ops.RenameTableOp(op.table_name, new, schema=op.schema)
+                upgrade_ops.ops[index] = RenameTableOp(op.table_name, new, schema=op.schema)
                 upgrade_ops.ops.remove(create)
                 del created[new]
                 break
