@@ -36,7 +36,7 @@ from core.database.migrations import (
     unreviewed_markers,
     upgrade,
 )
-from core.database.migrations.drafts import REVIEW_MARKER
+from core.database.migrations.draft_ops import REVIEW_MARKER
 from core.database.types import portable_enum
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,84 +18,27 @@ A marker is a comment line starting with ``REVIEW_MARKER``; the migration check
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import sys
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from alembic import context as alembic_context
-from alembic.autogenerate import renderers
-from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, DefaultClause, text
+from sqlalchemy import Column
 
-from core.database.migrations.errors import UnsafeDraftError
+from core.database.migrations.backfill import backfill_defaults
+from core.database.migrations.draft_ops import RenameColumnOp, RenameTableOp, ReviewNote
 from core.database.migrations.typeinfo import type_family
 
-__all__ = ["RENAMES_ARGUMENT", "RENAMES_ENV", "REVIEW_MARKER", "ReviewNote", "make_safe"]
+__all__ = ["RENAMES_ARGUMENT", "RENAMES_ENV", "make_safe"]
 
 log = logging.getLogger(__name__)
 
-REVIEW_MARKER = "# REVIEW data loss:"
 RENAMES_ARGUMENT = "renames"
 RENAMES_ENV = "MIGRATION_RENAMES"
-
-
-class ReviewNote(ops.MigrateOperation):
-    """A comment in the generated upgrade that a reviewer must read and remove."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def reverse(self) -> ReviewNote:
-        return self
-
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        return ("review", self.message)
-
-
-@renderers.dispatch_for(ReviewNote)
-def _render_note(autogen_context: AutogenContext, op: ReviewNote) -> list[str]:
-    return [
-        f"{REVIEW_MARKER} {op.message}",
-        "# (delete these lines once reviewed; the migration check refuses them)",
-    ]
-
-
-class RenameColumnOp(ops.AlterColumnOp):
-    """``alter_column(..., new_column_name=...)`` whose downgrade renames it back."""
-
-    def reverse(self) -> RenameColumnOp:
-        assert self.modify_name is not None
-        return RenameColumnOp(
-            self.table_name,
-            self.modify_name,
-            schema=self.schema,
-            modify_name=self.column_name,
-            existing_type=self.existing_type,
-            existing_nullable=self.existing_nullable,
-        )
-
-
-class RenameTableOp(ops.RenameTableOp):
-    """``rename_table`` whose downgrade renames it back (Alembic's has no reverse)."""
-
-    def reverse(self) -> RenameTableOp:
-        return RenameTableOp(self.new_table_name, self.table_name, schema=self.schema)
-
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        return ("rename_table", self.table_name, self.new_table_name)
-
-
-@renderers.dispatch_for(RenameTableOp)
-def _render_rename_table(autogen_context: AutogenContext, op: RenameTableOp) -> str:
-    prefix = autogen_context.opts.get("alembic_module_prefix", "op.")
-    schema = f", schema={op.schema!r}" if op.schema else ""
-    return f"{prefix}rename_table({op.table_name!r}, {op.new_table_name!r}{schema})"
 
 
 @dataclass
@@ -121,7 +64,7 @@ def make_safe(context: MigrationContext, script: ops.MigrationScript) -> None:
         notes: list[ReviewNote] = []
         _tables(upgrade_ops, decisions, notes)
         _columns(upgrade_ops, decisions, notes)
-        _defaults(upgrade_ops, notes)
+        backfill_defaults(upgrade_ops, notes)
         for note in notes:
             log.warning("REVIEW: %s", note.message)
             print(f"WARNING: {note.message}", file=sys.stderr)
@@ -204,73 +147,6 @@ def _rename(table: str, old: Column[Any], new: Column[Any]) -> RenameColumnOp:
     if bool(old.nullable) != bool(new.nullable):
         op.modify_nullable = new.nullable
     return op
-
-
-def _defaults(upgrade_ops: ops.UpgradeOps, notes: list[ReviewNote]) -> None:
-    for table_ops in list(_modify_ops(upgrade_ops)):
-        follow_ups: list[ops.AlterColumnOp] = []
-        for index, op in enumerate(table_ops.ops):
-            if not isinstance(op, ops.AddColumnOp) or op.column.server_default is not None:
-                continue
-            column = op.column
-            default = column.default
-            where = f"{table_ops.table_name}.{column.name}"
-            if default is None:
-                if not column.nullable:
-                    notes.append(
-                        ReviewNote(
-                            f"{where} is NOT NULL without a default: the upgrade fails on a "
-                            "table with rows; give it a server_default"
-                        )
-                    )
-                continue
-            literal = _sql_literal(getattr(default, "arg", None)) if default.is_scalar else None
-            if literal is None:
-                if column.nullable:
-                    notes.append(ReviewNote(f"{where}: existing rows stay NULL"))
-                    continue
-                raise UnsafeDraftError(
-                    f"{where} is NOT NULL and its default is computed in Python, so the rows "
-                    "already in the table cannot get it: give the column a server_default, or "
-                    "add it nullable, fill it in a data step, then make it NOT NULL"
-                )
-            # Existing rows get the default from the database, as Django fills them;
-            # dropped afterwards so the schema still matches the model.
-            filled = column._copy()
-            filled.server_default = DefaultClause(text(literal))
-            table_ops.ops[index] = ops.AddColumnOp(
-                table_ops.table_name, filled, schema=table_ops.schema
-            )
-            follow_ups.append(
-                ops.AlterColumnOp(
-                    table_ops.table_name,
-                    column.name,
-                    schema=table_ops.schema,
-                    existing_type=column.type,
-                    existing_nullable=column.nullable,
-                    existing_server_default=text(literal),
-                    modify_server_default=None,
-                )
-            )
-        if follow_ups:
-            # A batch of its own: on SQLite the column must be added (with its default)
-            # before the table is rebuilt without it.
-            position = upgrade_ops.ops.index(table_ops) + 1
-            follow = ops.ModifyTableOps(table_ops.table_name, follow_ups, schema=table_ops.schema)
-            upgrade_ops.ops.insert(position, follow)
-
-
-def _sql_literal(value: Any) -> str | None:
-    """A portable SQL literal for a scalar Python default; None when there is none."""
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return None
 
 
 def _modify_ops(upgrade_ops: ops.UpgradeOps) -> list[ops.ModifyTableOps]:

@@ -15,7 +15,8 @@ from sqlalchemy import DefaultClause, Enum, String, TextClause
 from sqlalchemy.engine import URL
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from core.database.migrations.drafts import ReviewNote, make_safe
+from core.database.migrations.draft_ops import ReviewNote
+from core.database.migrations.drafts import make_safe
 from core.database.migrations.narrowing import guard_narrowing
 from core.database.migrations.reflected import is_reflected, render_reflected_type
 

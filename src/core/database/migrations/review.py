@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 
 from core.database.migrations.commands import alembic_config
-from core.database.migrations.drafts import REVIEW_MARKER
+from core.database.migrations.draft_ops import REVIEW_MARKER
 from core.database.migrations.errors import UnreviewedRevisionError
 
 __all__ = ["refuse_unreviewed", "unreviewed_markers"]
