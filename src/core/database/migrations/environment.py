@@ -28,7 +28,7 @@ from core.database.errors import ConfigurationError
 from core.database.migrations import checks  # noqa: F401 - registers the comparator
 from core.database.migrations.errors import MultipleHeadsError, OfflineSQLError
 from core.database.migrations.hooks import prepare_revision, render_item
-from core.database.migrations.lock import migration_lock
+from core.database.migrations.lock import take_migration_lock
 from core.database.migrations.sqlite import foreign_keys_checked, foreign_keys_off
 from core.database.settings import get_settings
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
@@ -155,15 +155,11 @@ async def _migrate_online(url: URL, target_metadata: MetaData) -> None:
 
 
 def _migrate(connection: Connection, target_metadata: MetaData) -> None:
-    # Two deploys at once: the second waits here, then finds nothing left to do.
-    with migration_lock(connection):
-        _migrate_locked(connection, target_metadata)
-
-
-def _migrate_locked(connection: Connection, target_metadata: MetaData) -> None:
     if connection.dialect.name != "sqlite":
         context.configure(connection=connection, **context_options(target_metadata))
         with context.begin_transaction():
+            # Two deploys at once: the second waits here, then finds nothing to do.
+            take_migration_lock(connection)
             _run()
         return
     applied: list[object] = []
