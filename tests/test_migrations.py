@@ -26,6 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     BIGINT,
     DATETIME,
+    INTEGER,
     TIMESTAMP,
     VARCHAR,
     Column,
@@ -481,8 +482,12 @@ def test_render_item_writes_plain_portable_code(dialect_name: str) -> None:
         aware if dialect_name == "sqlite" else "sa.DateTime()"
     )
     assert render_item("type", VARCHAR(50), autogen) == "sa.String(length=50)"
+    key = 'sa.BigInteger().with_variant(sa.Integer(), "sqlite")'
     assert render_item("type", BIGINT(), autogen) == (
-        'sa.BigInteger().with_variant(sa.Integer(), "sqlite")'
+        "sa.BigInteger()" if dialect_name == "sqlite" else key
+    )
+    assert render_item("type", INTEGER(), autogen) == (
+        key if dialect_name == "sqlite" else "sa.Integer()"
     )
     assert render_item("type", TIMESTAMP(timezone=False), autogen) == (
         "sa.DateTime(timezone=True)" if dialect_name == "sqlite" else "sa.DateTime()"

@@ -56,11 +56,14 @@ def render_reflected_type(
         generic = type_.as_generic()
     except NotImplementedError:
         return False
-    sqlite_integer = autogen_context.dialect.name == "sqlite" and type(generic) is Integer
-    if isinstance(generic, BigInteger) or sqlite_integer:
+    sqlite = autogen_context.dialect.name == "sqlite"
+    if sqlite and isinstance(generic, BigInteger):
+        # SQLite keeps the declared name: BIGINT there was a plain BigInteger.
+        return f"{prefix}BigInteger()"
+    if isinstance(generic, BigInteger) or (sqlite and type(generic) is Integer):
         # The toolkit's key type (BigIntPK): BIGINT on Postgres, INTEGER on SQLite, where
-        # only INTEGER PRIMARY KEY autoincrements. SQLite's INTEGER may have been either:
-        # BIGINT is the one that never narrows a value.
+        # only INTEGER PRIMARY KEY autoincrements. SQLite's INTEGER may have been either
+        # an Integer or a key: BIGINT is the one that never narrows a value.
         return f'{prefix}BigInteger().with_variant({prefix}Integer(), "sqlite")'
     return _repr_type(generic, autogen_context)
 
