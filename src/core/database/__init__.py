@@ -17,15 +17,20 @@ from core.database.engine import create_engine
 from core.database.errors import (
     CheckViolation,
     ConfigurationError,
+    DatabaseBusyError,
     DatabaseError,
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
     NotFoundError,
     NotNullViolation,
+    PoolTimeoutError,
     ReadOnlyTransactionError,
+    StatementTimeoutError,
+    TooManyConnectionsError,
     UniqueViolation,
 )
+from core.database.health import DatabaseHealth
 from core.database.mixins import IntIdMixin, TimestampMixin
 from core.database.raw import execute, fetch_all, fetch_one, fetch_value
 from core.database.retry import run_in_transaction
@@ -49,7 +54,9 @@ __all__ = [
     "CheckViolation",
     "ConfigurationError",
     "Database",
+    "DatabaseBusyError",
     "DatabaseError",
+    "DatabaseHealth",
     "DatabaseUnavailableError",
     "ExactDecimal",
     "ForeignKeyViolation",
@@ -58,10 +65,13 @@ __all__ = [
     "JSONType",
     "NotFoundError",
     "NotNullViolation",
+    "PoolTimeoutError",
     "ReadOnlyTransactionError",
     "ReadSessionDep",
     "SessionDep",
+    "StatementTimeoutError",
     "TimestampMixin",
+    "TooManyConnectionsError",
     "UTCDateTime",
     "UniqueViolation",
     "bulk_insert",

@@ -13,13 +13,15 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import NullPool
 
 from core.database.engine import create_engine, read_only_options
-from core.database.errors import ConfigurationError, DatabaseUnavailableError
+from core.database.errors import ConfigurationError, DatabaseError, DatabaseUnavailableError
+from core.database.health import DatabaseHealth, HealthStatus, SharedPing, pool_usage
 from core.database.replicas import Replica, ReplicaSet, parse_replica_urls
 from core.database.session import make_sessionmaker, session_scope
 from core.database.settings import Settings, get_settings
-from core.database.url import mask_url, parse_database_url
+from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
 __all__ = ["SERVED_BY_REPLICA", "Database", "get_database", "read_transaction", "set_database"]
 
@@ -62,6 +64,8 @@ class Database:
         self.replicas = ReplicaSet(parse_replica_urls(replica_urls or []), self._settings)
         if self.replicas and self.dialect != "postgresql":
             raise ConfigurationError("read replicas need a Postgres primary")
+        self._health_ping: SharedPing | None = None
+        self._health_engine: AsyncEngine | None = None
 
     def __repr__(self) -> str:
         return f"Database({mask_url(self.url)!r})"
@@ -187,8 +191,49 @@ class Database:
             ) from exc
         return True
 
+    async def health(self, timeout: float = 2.0) -> DatabaseHealth:  # noqa: ASYNC109 - a deadline
+        """Whether the database answers within `timeout` s, and whether the pool is saturated.
+
+        Never raises for a database failure: the failure is the answer (`unavailable`).
+        """
+        if self._health_ping is None:
+            self._health_ping = SharedPing(self._ping_outside_the_pool)
+        try:
+            latency = await self._health_ping.latency_ms(timeout)
+        except TimeoutError:
+            return self._health(HealthStatus.UNAVAILABLE, reason=f"no answer within {timeout:g}s")
+        except (DatabaseError, sa_exc.SQLAlchemyError, OSError) as exc:
+            return self._health(HealthStatus.UNAVAILABLE, reason=type(exc).__name__)
+        usage = pool_usage(self.engine.pool)
+        status = HealthStatus.SATURATED if usage and usage.saturated else HealthStatus.OK
+        return DatabaseHealth(status, self.dialect, round(latency, 2), usage)
+
+    def _health(self, status: HealthStatus, *, reason: str) -> DatabaseHealth:
+        usage = pool_usage(self.engine.pool)
+        return DatabaseHealth(status, self.dialect, pool=usage, reason=reason)
+
+    async def _ping_outside_the_pool(self) -> None:
+        # Bounded on its own too: callers stop waiting at their deadline, this ends later.
+        async with asyncio.timeout(self._settings.database_connect_timeout):
+            if is_memory_sqlite(self.url):
+                # The database lives in its one pooled connection: ask it there.
+                async with self.session() as session:
+                    await session.execute(text("SELECT 1"))
+                return
+            if self._health_engine is None:
+                name = f"{self._settings.database_application_name}/health"
+                settings = self._settings.model_copy(update={"database_application_name": name})
+                self._health_engine = create_engine(self.url, settings=settings, poolclass=NullPool)
+            async with self._health_engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
     async def dispose(self) -> None:
         """Close every pooled connection; the engine is rebuilt on next use."""
+        if self._health_ping is not None:
+            await self._health_ping.close()
+        if self._health_engine is not None:
+            health_engine, self._health_engine = self._health_engine, None
+            await health_engine.dispose()
         await self.replicas.dispose()
         if self._engine is not None:
             engine, self._engine, self._sessionmaker = self._engine, None, None

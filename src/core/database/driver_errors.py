@@ -14,13 +14,18 @@ from sqlalchemy.engine import ExceptionContext
 
 from core.database.errors import (
     CheckViolation,
+    DatabaseBusyError,
+    DatabaseError,
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
     NotNullViolation,
     ReadOnlyTransactionError,
+    StatementTimeoutError,
+    TooManyConnectionsError,
     UniqueViolation,
 )
+from core.database.url import mask_url
 
 __all__ = ["connect_or_unavailable", "translate_error", "translate_integrity"]
 
@@ -46,7 +51,14 @@ _SQLITE_CLASSES: dict[str, type[IntegrityViolation]] = {
 _PG_DETAIL_COLUMNS = re.compile(r"Key \((?P<columns>[^)]*)\)=")
 # Failures that mean "the server could not be reached", as opposed to a bad query.
 _UNREACHABLE = (OSError, socket.gaierror, asyncio.TimeoutError, TimeoutError)
-_PG_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "28", "3D", "57P")
+_PG_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "28", "3D", "53", "57P")
+# The connection itself is gone (or going): a connection exception, or the server shutting
+# down (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+_PG_DISCONNECT_SQLSTATE_PREFIXES = ("08", "57P")
+_PG_TOO_MANY_CONNECTIONS = "53300"
+_PG_QUERY_CANCELED = "57014"
+# sqlite3's extended result codes: SQLITE_BUSY, SQLITE_LOCKED.
+_SQLITE_BUSY_CODES = (5, 6)
 # Postgres quotes values in DETAIL ("Key (email)=(a@b.c) already exists.", "Failing row
 # contains (...)."), and asyncpg in its client-side encoding errors ("invalid input for
 # query argument $1: 'a@b.c' (...)"): hide_parameters=True does not reach either.
@@ -70,25 +82,51 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
         return ReadOnlyTransactionError()
     if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):
         return translate_integrity(wrapped, context.dialect.name)
+    cause = _root_cause(original)
     if context.dialect.name == "postgresql":
         _redact_values(original, wrapped)
+        if _sqlstate(cause).startswith(_PG_DISCONNECT_SQLSTATE_PREFIXES):
+            # asyncpg may report the server's goodbye before it sees the socket close:
+            # say "disconnect" so SQLAlchemy discards this connection (and the pool's peers).
+            context.is_disconnect = True
+    url = mask_url(context.engine.url) if context.engine is not None else "unknown"
+    typed = _typed_failure(cause, context.dialect.name, url)
+    if typed is not None:
+        return typed
     if context.connection is None or context.is_disconnect:
-        cause = _root_cause(original)
         # No connection yet and SQLite failed: the file could not be opened (or set up).
         sqlite_open = context.connection is None and context.dialect.name == "sqlite"
         # psycopg reports a refused or failed connect as OperationalError with no SQLSTATE.
         pg_connect = context.connection is None and isinstance(wrapped, sa_exc.OperationalError)
-        if isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause) or sqlite_open or pg_connect:
-            from core.database.url import mask_url
-
-            url = mask_url(context.engine.url) if context.engine is not None else "unknown"
-            reason = type(cause).__name__
+        unreachable = isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause) or sqlite_open
+        # A connection lost midway ("connection is closed") is unavailability too: a 503.
+        lost = context.connection is not None and context.is_disconnect
+        if unreachable or pg_connect or lost:
             return DatabaseUnavailableError(
-                f"database unavailable: {reason}",
+                f"database unavailable: {type(cause).__name__}",
                 url=url,
                 connection_invalidated=context.connection is not None and context.is_disconnect,
             )
     return None
+
+
+def _typed_failure(cause: BaseException | None, dialect: str, url: str) -> DatabaseError | None:
+    """The toolkit class for a failure that has one of its own (timeouts, busy, too many)."""
+    if dialect == "sqlite":
+        code = getattr(cause, "sqlite_errorcode", None)
+        if code in _SQLITE_BUSY_CODES or "database is locked" in str(cause):
+            return DatabaseBusyError("database is locked by another connection", url=url)
+        return None
+    state = _sqlstate(cause)
+    if state == _PG_TOO_MANY_CONNECTIONS:
+        return TooManyConnectionsError("the server has no connection slot left", url=url)
+    if state == _PG_QUERY_CANCELED and "statement timeout" in str(cause):
+        return StatementTimeoutError("statement cancelled: it ran past statement_timeout")
+    return None
+
+
+def _sqlstate(error: BaseException | None) -> str:
+    return str(getattr(error, "sqlstate", "") or "")
 
 
 def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
@@ -106,6 +144,18 @@ def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
             raise DatabaseUnavailableError(
                 f"database unavailable: {reason}", url=masked_url
             ) from exc
+        except Exception as exc:
+            # asyncpg's own errors at connect (too many clients, starting up) are no DBAPI
+            # errors either: the same translation as for a statement.
+            cause = _root_cause(exc)
+            typed = _typed_failure(cause, dialect.name, masked_url)
+            if typed is None and dialect.name == "postgresql" and _pg_unavailable(cause):
+                typed = DatabaseUnavailableError(
+                    f"database unavailable: {type(cause).__name__}", url=masked_url
+                )
+            if typed is None:
+                raise
+            raise typed from exc
 
     return do_connect
 

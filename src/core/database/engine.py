@@ -24,6 +24,8 @@ from sqlalchemy.util.queue import QueueCommon
 from core.database.driver_errors import connect_or_unavailable, translate_error
 from core.database.pool import FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
+from core.database.reconnect import reconnect_on_first_statement
+from core.database.server_cancel import cancel_queries_on_terminate
 from core.database.settings import Settings, get_settings
 from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
 from core.database.sqlite_turns import TransactionTurns
@@ -100,6 +102,11 @@ def create_engine(
     parsed, options = engine_arguments(parsed, settings, ASYNC_FACE, engine_options)
     engine = create_async_engine(parsed, **options)
     install_rules(engine.sync_engine, parsed, settings, ASYNC_FACE, options, shown)
+    if isinstance(engine.pool, FairAsyncQueuePool):
+        engine.pool.masked_url = shown  # named in PoolTimeoutError
+    reconnect_on_first_statement(engine)
+    if parsed.get_backend_name() == "postgresql":
+        cancel_queries_on_terminate(engine)
     return engine
 
 

@@ -2,7 +2,11 @@
 
     DatabaseError
     ├── ConfigurationError            bad DATABASE_URL or settings (also a ValueError)
-    ├── DatabaseUnavailableError      server unreachable, refused or timed out
+    ├── DatabaseUnavailableError      server unreachable, refused or timed out: retry later
+    │   ├── PoolTimeoutError          no pooled connection came free in time (also sa TimeoutError)
+    │   ├── TooManyConnectionsError   the server refused a connection: too many clients (53xxx)
+    │   └── DatabaseBusyError         SQLite: another process held the write lock past busy_timeout
+    ├── StatementTimeoutError         a statement ran past statement_timeout (57014)
     ├── NotFoundError                 a repository found no row for the key (also a LookupError)
     ├── ReadOnlyTransactionError      a read-only unit of work tried to write
     └── IntegrityViolation            also a sqlalchemy.exc.IntegrityError (old handlers match)
@@ -24,13 +28,17 @@ from sqlalchemy import exc as sa_exc
 __all__ = [
     "CheckViolation",
     "ConfigurationError",
+    "DatabaseBusyError",
     "DatabaseError",
     "DatabaseUnavailableError",
     "ForeignKeyViolation",
     "IntegrityViolation",
     "NotFoundError",
     "NotNullViolation",
+    "PoolTimeoutError",
     "ReadOnlyTransactionError",
+    "StatementTimeoutError",
+    "TooManyConnectionsError",
     "UniqueViolation",
 ]
 
@@ -63,6 +71,29 @@ class DatabaseUnavailableError(DatabaseError):
         self.url = url
         # True when an open connection died midway: the transaction is lost, not committed.
         self.connection_invalidated = connection_invalidated
+
+
+class PoolTimeoutError(DatabaseUnavailableError, sa_exc.TimeoutError):
+    """Every pooled connection stayed checked out for `pool_timeout` seconds.
+
+    Also a sqlalchemy.exc.TimeoutError, so handlers written for SQLAlchemy's match.
+    """
+
+
+class TooManyConnectionsError(DatabaseUnavailableError):
+    """The server refused a new connection: it has no slot left (SQLSTATE 53300 and kin)."""
+
+
+class DatabaseBusyError(DatabaseUnavailableError):
+    """SQLite: another process held the database's write lock past the busy timeout."""
+
+
+class StatementTimeoutError(DatabaseError):
+    """The server cancelled a statement that ran past `statement_timeout`; it was rolled back."""
+
+    def __init__(self, message: str, *, timeout_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.timeout_ms = timeout_ms
 
 
 class NotFoundError(DatabaseError, LookupError):

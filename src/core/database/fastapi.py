@@ -11,20 +11,41 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database.database import get_database
 from core.database.errors import (
+    DatabaseBusyError,
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
     NotFoundError,
+    PoolTimeoutError,
     ReadOnlyTransactionError,
+    StatementTimeoutError,
+    TooManyConnectionsError,
 )
 
 __all__ = [
+    "RETRY_AFTER",
     "ReadSessionDep",
     "SessionDep",
     "get_read_session",
     "get_session",
     "install_error_handlers",
 ]
+
+# Seconds a client is told to wait before retrying: a pool slot or SQLite's write lock
+# frees up within moments; a server out of connections or down takes longer.
+RETRY_AFTER: dict[type[DatabaseUnavailableError], int] = {
+    PoolTimeoutError: 1,
+    DatabaseBusyError: 1,
+    TooManyConnectionsError: 5,
+    DatabaseUnavailableError: 5,
+}
+# (detail, machine-readable code) by class; the message itself may name the server.
+_UNAVAILABLE_BODY: dict[type[DatabaseUnavailableError], tuple[str, str]] = {
+    PoolTimeoutError: ("database busy: no connection free in time", "pool_timeout"),
+    DatabaseBusyError: ("database busy: another writer holds the lock", "database_busy"),
+    TooManyConnectionsError: ("database busy: no connection slot left", "too_many_connections"),
+    DatabaseUnavailableError: ("database unavailable", "database_unavailable"),
+}
 
 
 async def _request_session() -> AsyncIterator[AsyncSession]:
@@ -62,7 +83,12 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map toolkit errors to responses: 404, 409 (422 for a foreign key), 503 unavailable."""
+    """Map toolkit errors to JSON responses, never a traceback.
+
+    404 not found; 409 conflict (422 for a foreign key); 503 with `Retry-After` when the
+    database is unavailable or busy (pool timeout, too many clients, SQLite locked);
+    504 for a statement cancelled by `statement_timeout`.
+    """
 
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc) or "not found"}, status_code=404)
@@ -71,8 +97,15 @@ def install_error_handlers(app: FastAPI) -> None:
         status = 422 if isinstance(exc, ForeignKeyViolation) else 409
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    async def unavailable(_request: Request, _exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+    async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        kind = next(cls for cls in _UNAVAILABLE_BODY if isinstance(exc, cls))
+        detail, code = _UNAVAILABLE_BODY[kind]
+        headers = {"Retry-After": str(RETRY_AFTER[kind])}
+        return JSONResponse({"detail": detail, "code": code}, status_code=503, headers=headers)
+
+    async def statement_timeout(_request: Request, _exc: Exception) -> JSONResponse:
+        body = {"detail": "database statement timed out", "code": "statement_timeout"}
+        return JSONResponse(body, status_code=504)
 
     async def read_only(_request: Request, exc: Exception) -> JSONResponse:
         # A route declared read-only wrote: a bug in the route, not the client's fault.
@@ -82,3 +115,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReadOnlyTransactionError, read_only)
     app.add_exception_handler(IntegrityViolation, conflict)
     app.add_exception_handler(DatabaseUnavailableError, unavailable)
+    app.add_exception_handler(StatementTimeoutError, statement_timeout)

@@ -26,12 +26,15 @@ from collections import deque
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import await_only
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty, Queue
+
+from core.database.errors import PoolTimeoutError
 
 __all__ = [
     "PING_AFTER_IDLE",
@@ -100,9 +103,29 @@ class FairAsyncQueue(AsyncAdaptedQueue[_T]):
 
 
 class FairAsyncQueuePool(AsyncAdaptedQueuePool):
-    """AsyncAdaptedQueuePool with first-come, first-served checkouts under contention."""
+    """AsyncAdaptedQueuePool with first-come, first-served checkouts under contention.
+
+    A checkout that waits past the pool timeout raises PoolTimeoutError.
+    """
 
     _queue_class: Any = FairAsyncQueue
+    # Set by create_engine(): named in PoolTimeoutError, the pool itself never sees the URL.
+    masked_url = "unknown"
+
+    def _do_get(self) -> Any:
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError as exc:
+            limit = self.size() + self._max_overflow
+            raise PoolTimeoutError(
+                f"no pooled connection came free within {self._timeout:g}s (all {limit} in use)",
+                url=self.masked_url,
+            ) from exc
+
+    def recreate(self) -> FairAsyncQueuePool:
+        pool = cast(FairAsyncQueuePool, super().recreate())  # built as self.__class__
+        pool.masked_url = self.masked_url
+        return pool
 
 
 class _ThreadWaiter:
@@ -172,6 +195,11 @@ def ping_when_idle(engine: Engine | AsyncEngine, idle_after: float = PING_AFTER_
 
     @event.listens_for(sync_engine, "checkout")
     def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "_connection", None)  # the asyncpg connection
+        is_closed = getattr(driver, "is_closed", None)
+        if callable(is_closed) and is_closed():
+            # The driver already saw the server hang up: free to detect, so always checked.
+            raise DisconnectionError("pooled connection was closed by the server")
         since = record.info.get(_IDLE_SINCE)
         if since is None or _now() - since < idle_after:
             return  # just connected, or used a moment ago

@@ -35,10 +35,12 @@ class Settings(BaseSettings):
     database_echo: bool = False
     database_pool_size: int = Field(default=5, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
-    database_pool_timeout: float = Field(default=30.0, gt=0)
+    # A request should not queue long for a connection: past this it gets a 503 to retry.
+    database_pool_timeout: float = Field(default=5.0, gt=0)
     database_pool_recycle: int = Field(default=1800, ge=-1)
     database_connect_timeout: float = Field(default=10.0, gt=0)
-    database_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # An API statement that runs this long is stuck (on a lock, say): a 504, not a hung request.
+    database_statement_timeout_ms: int = Field(default=15_000, ge=0)
     database_application_name: str = "core-database"
     database_sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
     # "immediate" takes SQLite's write lock at BEGIN, so concurrent writers queue
