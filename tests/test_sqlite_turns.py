@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.database import create_engine
+from core.database import DatabaseBusyError, create_engine
 from core.database.settings import Settings
 from tests.support import settle
 
@@ -77,7 +76,7 @@ async def test_a_transaction_waiting_past_the_busy_timeout_fails_as_locked(
     try:
         async with engine.connect() as holder:
             await holder.begin()
-            with pytest.raises(sa_exc.OperationalError, match="database is locked"):
+            with pytest.raises(DatabaseBusyError, match="database is locked"):
                 async with engine.begin():
                     pass
             await holder.rollback()

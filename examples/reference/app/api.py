@@ -10,7 +10,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import exc as sa_exc
 
 from app.broadcast import Broadcaster, InMemoryBroadcaster
 from app.limits import BodySizeLimit
@@ -18,7 +17,7 @@ from app.routes import events, tokens, users
 from app.schemas import Health, Stats
 from app.settings import AppSettings
 from app.stats import read_stats
-from core.database import DatabaseUnavailableError, SessionDep, get_database, install_error_handlers
+from core.database import SessionDep, get_database, install_error_handlers
 
 __all__ = ["HEALTH_TIMEOUT", "create_app"]
 
@@ -48,15 +47,19 @@ async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def health(response: Response) -> Health:
-    """200 when the database answers `SELECT 1` in time, else 503."""
-    database = get_database()
-    try:
-        await database.ping(timeout=HEALTH_TIMEOUT)
-    except (DatabaseUnavailableError, sa_exc.DBAPIError) as exc:
-        logger.warning("health check failed: %s", type(exc).__name__)
+    """200 while the database answers (`ok`, or `saturated` when every pooled connection is
+    in use: requests queue, nothing is down); 503 `unavailable`, within HEALTH_TIMEOUT."""
+    result = await get_database().health(timeout=HEALTH_TIMEOUT)
+    if not result.reachable:
+        logger.warning("health check failed: %s", result.reason)
         response.status_code = 503
-        return Health(status="unavailable", database=database.dialect)
-    return Health(status="ok", database=database.dialect)
+    pool = result.pool
+    return Health(
+        status=result.status,
+        database=result.dialect,
+        pool_in_use=pool.checked_out if pool else None,
+        pool_limit=pool.limit if pool else None,
+    )
 
 
 async def stats(session: SessionDep) -> Stats:

@@ -157,10 +157,13 @@ class TokenCheck(BaseModel):
 
 
 class Health(BaseModel):
-    """The answer of `GET /health`."""
+    """The answer of `GET /health`: ok, saturated (answers, every pooled connection in use)
+    or unavailable."""
 
     status: str
     database: str
+    pool_in_use: int | None = None
+    pool_limit: int | None = None
 
 
 class Stats(BaseModel):

@@ -269,9 +269,8 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
         except sqlite3.Error as exc:
             if turns is not None:
                 turns.give_back(connection.connection.record_info)
-            raise sa_exc.DBAPIError.instance(
-                begin, None, exc, sqlite3.Error, hide_parameters=True, dialect=connection.dialect
-            ) from exc
+            # As a failed statement: translated, and a closed connection invalidated.
+            connection._handle_dbapi_exception(exc, begin, None, None, None)
 
 
 def _end_transactions_in_the_driver(dialect: Any, turns: TransactionTurns | None) -> None:
