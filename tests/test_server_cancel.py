@@ -1,0 +1,77 @@
+"""Cancelled requests leave no backend working outside the pool.
+
+Starlette/AnyIO cancel a task again at every await until it ends; a connection
+dropped before its cancel request went out left its backend waiting on the lock,
+outside the pool, and the pool opened more in its place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from core.database import Database
+from core.database.settings import Settings
+
+APP_NAME = "cancel-test"
+POOL_SIZE, MAX_OVERFLOW = 3, 4
+
+
+def _database(url: URL, name: str, **settings: object) -> Database:
+    rendered = url.render_as_string(hide_password=False)
+    config = Settings(database_url=rendered, **settings)  # type: ignore[arg-type]
+    return Database(url, settings=config.model_copy(update={"database_application_name": name}))
+
+
+@pytest.mark.postgres_only(reason="server-side queries and pg_stat_activity are Postgres's")
+async def test_cancelled_queries_never_hold_more_backends_than_the_pool(scratch: URL) -> None:
+    database = _database(
+        scratch, APP_NAME, database_pool_size=POOL_SIZE, database_max_overflow=MAX_OVERFLOW
+    )
+    admin = _database(scratch, f"{APP_NAME}-admin")
+    count = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+    try:
+        async with admin.transaction() as session:
+            await session.execute(text("CREATE TABLE locked_for_cancel (n INTEGER)"))
+        async with admin.engine.connect() as locker:
+            await locker.begin()
+            await locker.execute(text("LOCK TABLE locked_for_cancel IN ACCESS EXCLUSIVE MODE"))
+            peak = 0
+            for _round in range(3):
+                scopes: list[anyio.CancelScope] = []
+
+                async def blocked(scopes: list[anyio.CancelScope] = scopes) -> None:
+                    with anyio.CancelScope() as scope:  # cancelled as Starlette cancels
+                        scopes.append(scope)
+                        async with database.transaction() as session:
+                            await session.execute(text("SELECT * FROM locked_for_cancel"))
+
+                tasks = [asyncio.create_task(blocked()) for _ in range(20)]
+                await asyncio.sleep(0.5)
+                for scope in scopes:
+                    scope.cancel()
+                while not all(task.done() for task in tasks):
+                    async with admin.transaction() as session:
+                        peak = max(peak, int(await session.scalar(count, {"name": APP_NAME}) or 0))
+                    await asyncio.sleep(0.02)
+                await asyncio.gather(*tasks, return_exceptions=True)
+            assert peak <= POOL_SIZE + MAX_OVERFLOW
+            await locker.rollback()
+        async with admin.transaction() as session:
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND state = 'active'"
+                ),
+                {"name": APP_NAME},
+            )
+        assert waiting == 0  # nothing still working once the lock was released
+        async with database.transaction() as session:  # and the pool still serves
+            assert await session.scalar(text("SELECT count(*) FROM locked_for_cancel")) == 0
+    finally:
+        await database.dispose()
+        await admin.dispose()
