@@ -109,6 +109,17 @@ def bench_sync(session: nox.Session) -> None:
     session.run("python", "-m", "bench.sync_face", *session.posargs)
 
 
+@nox.session(python=PYTHON)
+def faults(session: nox.Session) -> None:
+    """Faults injected under load into the reference app (Postgres, SQLite) -> docs/reliability.md.
+
+    Fails if an acknowledged write is missing or doubled, a response is a 500, or the app
+    holds more backends than its pool allows (faults/ says how).
+    """
+    _install(session)
+    session.run("python", "-m", "faults", *session.posargs)
+
+
 @nox.session(name="bench-isolation", python=PYTHON)
 def bench_isolation(session: nox.Session) -> None:
     """Per-test cost of SAVEPOINT vs create/drop vs TRUNCATE -> docs/isolation-benchmark.md."""
