@@ -21,6 +21,8 @@ from faults.load import Ledger, write_load
 __all__ = ["BackendPeak", "Result", "run_scenario", "stored_numbers"]
 
 Inject = Callable[[], Awaitable[str]]
+# Seconds the load goes on after a fault, at most, waiting for the app to recover.
+RECOVERY_LIMIT = 60.0
 
 
 @dataclass
@@ -126,6 +128,10 @@ async def run_scenario(
         fault_at = time.monotonic()
         note = await inject()
         await asyncio.sleep(after)
+        # Keep the load on until a write that began after the last failure succeeds.
+        deadline = time.monotonic() + RECOVERY_LIMIT
+        while ledger.recovery_after(fault_at) is None and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
         stop.set()
         await load
     finally:
