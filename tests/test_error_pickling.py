@@ -8,7 +8,14 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.database import DatabaseUnavailableError, UniqueViolation
+from core.database import (
+    DatabaseBusyError,
+    DatabaseUnavailableError,
+    PoolTimeoutError,
+    StatementTimeoutError,
+    TooManyConnectionsError,
+    UniqueViolation,
+)
 from tests.models import Parent
 
 
@@ -36,3 +43,20 @@ def test_unavailable_error_round_trips() -> None:
     )
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.url, copy.connection_invalidated) == (str(error), error.url, False)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PoolTimeoutError("no pooled connection came free within 5s", url="sqlite+aiosqlite:///x"),
+        TooManyConnectionsError("no connection slot left", url="postgresql+asyncpg://u:***@h/db"),
+        DatabaseBusyError("database is locked by another connection", url="sqlite+aiosqlite:///x"),
+        StatementTimeoutError("statement cancelled: it ran past statement_timeout"),
+    ],
+    ids=type,
+)
+def test_typed_failures_round_trip(error: Exception) -> None:
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.__dict__ == error.__dict__
