@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
 
 from core.database import Database, DatabaseUnavailableError
+from core.database.reconnect import ReconnectingConnection
 from core.database.settings import Settings
 from tests import models
 
@@ -110,3 +111,18 @@ async def _kill_in_use(database: Database, admin: Database, session: Any) -> int
     driver = raw.dbapi_connection._connection
     await driver._execute(driver._conn.close)
     return 1
+
+
+async def test_engines_with_execution_options_reconnect_too(scratch: URL) -> None:
+    database = _database(scratch)
+    try:
+        engines = [
+            database.engine,
+            database.engine.execution_options(stream_results=False),
+            database.engine.execution_options(a=1).execution_options(b=2),
+        ]
+        for engine in engines:
+            async with engine.connect() as connection:
+                assert isinstance(connection.sync_connection, ReconnectingConnection)
+    finally:
+        await database.dispose()

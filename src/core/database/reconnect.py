@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine.base import OptionEngine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.database.errors import DatabaseUnavailableError
@@ -77,6 +78,16 @@ class ReconnectingConnection(Connection):
         self._dbapi_connection = self.engine.raw_connection()
 
 
+class _ReconnectingOptionEngine(OptionEngine):
+    # What engine.execution_options() returns (read-only units of work, say): the same
+    # connections, which an OptionEngine would otherwise make plain again.
+    _connection_cls = ReconnectingConnection
+
+
+_ReconnectingOptionEngine._option_cls = _ReconnectingOptionEngine
+
+
 def reconnect_on_first_statement(engine: AsyncEngine) -> None:
     """Make `engine`'s connections replace a dead connection at a transaction's first step."""
     engine.sync_engine._connection_cls = ReconnectingConnection
+    engine.sync_engine._option_cls = _ReconnectingOptionEngine
