@@ -25,6 +25,8 @@ from faults.scenarios import Result, admin_database, run_scenario, timed_get
 __all__ = ["main"]
 
 HEALTH_TIMEOUT = 2.0  # the reference app's
+# Twice the pool: half the writers hold every connection, half wait past pool_timeout.
+WRITERS_OVER_POOL = 2 * POOL_LIMIT
 # Seen from the client on 2 shared cores: scheduling delay on top of the app's own deadline.
 HEALTH_SLACK = 1.5
 
@@ -141,19 +143,14 @@ async def _postgres_faults(results: list[Result]) -> None:
         app.stop()
 
         # Pool exhaustion: statements may wait (no 504), so requests queue for the pool.
-        exhausted = AppProcess(
-            cluster.url,
-            free_port(),
-            DATABASE_STATEMENT_TIMEOUT_MS="10000",
-            DATABASE_POOL_TIMEOUT="1",
-        )
+        exhausted = AppProcess(cluster.url, free_port(), DATABASE_STATEMENT_TIMEOUT_MS="10000")
         exhausted.start()
         try:
             _log("postgres: pool-exhaustion")
 
             async def exhaust() -> str:
                 await lock_table(3.0, "EXCLUSIVE")
-                return f"40 writers, pool of {POOL_LIMIT}, blocked 3s; pool_timeout 1s"
+                return f"{WRITERS_OVER_POOL} writers, pool of {POOL_LIMIT}, all blocked 3s"
 
             results.append(
                 await run_scenario(
@@ -161,7 +158,7 @@ async def _postgres_faults(results: list[Result]) -> None:
                     "postgres",
                     exhaust,
                     **{**common, "base_urls": [exhausted.base_url]},  # type: ignore[arg-type]
-                    concurrency=40,
+                    concurrency=WRITERS_OVER_POOL,
                 )
             )
         finally:
