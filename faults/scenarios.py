@@ -132,6 +132,8 @@ async def run_scenario(
         deadline = time.monotonic() + RECOVERY_LIMIT
         while ledger.recovery_after(fault_at) is None and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
+        # Measured now: requests still in flight when the load stops do not count.
+        recovery = ledger.recovery_after(fault_at)
         stop.set()
         await load
     finally:
@@ -145,7 +147,7 @@ async def run_scenario(
         missing=len(ledger.acknowledged - set(stored)),
         duplicates=len(stored) - len(set(stored)),
         statuses=ledger.statuses,
-        recovery_s=ledger.recovery_after(fault_at),
+        recovery_s=recovery,
         peak_backends=peak.peak if peak is not None else None,
         note=note,
     )
