@@ -40,7 +40,8 @@ async def authorize(client: httpx.AsyncClient, email: str) -> tuple[int, dict[st
     created.raise_for_status()
     body = created.json()
     user_id = int(body["id"])
-    secret = body.get("token")
+    token = body.get("token")  # the app answers a new user with its first token
+    secret = token.get("secret") if isinstance(token, dict) else None
     if secret is None:
         issued = await client.post(
             f"/users/{user_id}/tokens", json={}, headers=_bearer(body.get("secret"))
