@@ -24,7 +24,7 @@ __all__ = ["migrate", "serve_cluster"]
 
 # The repository's alembic.ini: the app's migrations are its top-level history.
 ALEMBIC_INI = Path(__file__).resolve().parents[3] / "alembic.ini"
-START_TIMEOUT = 60.0
+START_TIMEOUT = 180.0  # a guard against a worker that never starts, not a speed target
 
 
 def migrate(database_url: str) -> None:
