@@ -115,7 +115,8 @@ def _table(rows: dict[str, dict[str, float]], setup: dict[str, int], clients: in
         f"`nox -s bench-fanout`: {clients} SSE clients spread over the workers, {events} events"
         f" posted at {rate:g}/s, each through the next worker. Latency: from the writer"
         " reading its 201 to a client reading the event, over every (client, event) pair."
-        " The in-memory broadcaster serves one process only, so it runs one worker.",
+        " The in-memory broadcaster serves one process only, so it runs one worker."
+        f" Load average when the run began: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
         "",
         "| broadcaster | workers | deliveries | p50 ms | p99 ms |",
         "|---|---:|---:|---:|---:|",
