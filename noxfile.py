@@ -195,3 +195,33 @@ def demo(session: nox.Session) -> None:
     # Open event streams would otherwise hold Ctrl+C until every client leaves.
     server = ("uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", port)
     session.run(*server, "--timeout-graceful-shutdown", "3", *session.posargs)
+
+
+@nox.session(name="bench-fanout", python=PYTHON)
+def bench_fanout(session: nox.Session) -> None:
+    """Fan-out latency p50/p99 per broadcaster across worker processes -> docs/benchmarks.md."""
+    _install(session)
+    session.run(*WITH_POSTGRES, "python", "-m", "bench.fanout", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def scaleout(session: nox.Session) -> None:
+    """4 worker processes, 100 SSE/WebSocket clients, 1,000 events: on Postgres and Redis.
+
+    Also the live page in headless Chromium. Needs redis-server and chromium installed.
+    """
+    _install(session)
+    with session.chdir(REFERENCE_APP):
+        session.run(
+            *WITH_POSTGRES, "python", "-m", "pytest", "tests_cluster", *session.posargs,
+            env={"APP_ENV": "test"},
+        )  # fmt: skip
+
+
+@nox.session(name="demo-cluster", python=PYTHON)
+def demo_cluster(session: nox.Session) -> None:
+    """The reference app as 4 workers on a throwaway Postgres; `-- --redis` fans out via Redis."""
+    _install(session, "fastapi,redis")
+    session.install("websockets>=13")  # uvicorn serves the WebSocket route with it
+    with session.chdir(REFERENCE_APP):
+        session.run(*WITH_POSTGRES, "python", "-m", "app.cluster", *session.posargs)

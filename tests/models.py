@@ -70,3 +70,12 @@ class Note(IntIdMixin, TestBase):
     # String(20) would be enforced on Postgres only (and as a DataError, not a CHECK).
     title: Mapped[str] = mapped_column(String())
     bounded: Mapped[str | None] = mapped_column(String(5))
+
+
+class FeedItem(IntIdMixin, TestBase):
+    """A row of a followed stream (tests/test_broadcast_follow.py); its id is its position."""
+
+    __tablename__ = "feed_items"
+
+    feed: Mapped[str] = mapped_column(String(50), index=True)
+    body: Mapped[str] = mapped_column(String(100))

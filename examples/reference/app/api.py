@@ -11,13 +11,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.broadcast import Broadcaster, InMemoryBroadcaster
 from app.limits import BodySizeLimit
-from app.routes import events, tokens, users
+from app.routes import events, live, tokens, users
 from app.schemas import Health, Stats
 from app.settings import AppSettings
 from app.stats import read_stats
 from core.database import SessionDep, get_database, install_error_handlers
+from core.database.broadcast import Broadcaster, get_broadcaster
 
 __all__ = ["HEALTH_TIMEOUT", "create_app"]
 
@@ -27,9 +27,13 @@ HEALTH_TIMEOUT = 2.0
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Close the database's connections at shutdown (aiosqlite would otherwise hang exit)."""
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Close the broadcaster and the database's connections at shutdown.
+
+    (aiosqlite would otherwise hang exit; a listening connection would outlive the app.)
+    """
     yield
+    await app.state.broadcaster.close()
     await get_database().dispose()
 
 
@@ -70,13 +74,13 @@ async def stats(session: SessionDep) -> Stats:
 def create_app(
     broadcaster: Broadcaster | None = None, settings: AppSettings | None = None
 ) -> FastAPI:
-    """A new app; pass a `Broadcaster` (e.g. on Redis) to fan events out across processes.
+    """A new app; the broadcaster defaults to the one settings choose (DATABASE_BROADCAST).
 
     `settings` defaults to `AppSettings()`, read from the `APP_*` environment variables.
     """
     settings = settings or AppSettings()
     app = FastAPI(title="core.database reference app", lifespan=lifespan)
-    app.state.broadcaster = broadcaster or InMemoryBroadcaster()
+    app.state.broadcaster = broadcaster or get_broadcaster()
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
@@ -84,6 +88,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(tokens.router)
     app.include_router(events.router)
+    app.include_router(live.router)
     app.add_api_route(
         "/health", health, methods=["GET"], responses={503: {"model": Health}}, tags=["ops"]
     )

@@ -14,13 +14,14 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from app.deps import RowId
 from app.models import Token
 from app.repositories import TokenRepository
 from core.database import SessionDep
 
-__all__ = ["CallerToken", "OwnUserId", "StreamUserId"]
+__all__ = ["CallerToken", "OwnUserId", "StreamUserId", "redact_access_token"]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -69,7 +70,8 @@ async def own_user_id(user_id: RowId, token: CallerToken) -> int:
     return _own(user_id, token)
 
 
-def _redact_access_token(request: Request) -> None:
+def redact_access_token(request: HTTPConnection) -> None:
+    """Blank `?access_token=` in the scope (HTTP or WebSocket) before the server logs it."""
     # Servers log the request line from the scope once the app has answered
     # (uvicorn's access log does): a secret left in the query string would be logged.
     pairs = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
@@ -86,7 +88,7 @@ async def stream_user_id(
 ) -> int:
     """`own_user_id` for the event stream: the header, else `?access_token=`."""
     if access_token is not None:
-        _redact_access_token(request)
+        redact_access_token(request)
     secret = credentials.credentials if credentials else access_token
     return _own(user_id, await _verified(secret, session))
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query
+from starlette.requests import HTTPConnection
 
-from app.broadcast import Broadcaster
 from app.repositories import MAX_PAGE_SIZE
 from app.settings import AppSettings
+from core.database.broadcast import Broadcaster
 
 __all__ = [
     "AfterId",
@@ -28,17 +29,17 @@ AfterId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
 
-def get_broadcaster(request: Request) -> Broadcaster:
-    """The app's broadcaster (see `create_app`)."""
-    return cast(Broadcaster, request.app.state.broadcaster)
+def get_broadcaster(connection: HTTPConnection) -> Broadcaster:
+    """The app's broadcaster (see `create_app`), for HTTP routes and WebSockets alike."""
+    return cast(Broadcaster, connection.app.state.broadcaster)
 
 
 BroadcasterDep = Annotated[Broadcaster, Depends(get_broadcaster)]
 
 
-def get_app_settings(request: Request) -> AppSettings:
-    """The app's settings (see `create_app`)."""
-    return cast(AppSettings, request.app.state.settings)
+def get_app_settings(connection: HTTPConnection) -> AppSettings:
+    """The app's settings (see `create_app`), for HTTP routes and WebSockets alike."""
+    return cast(AppSettings, connection.app.state.settings)
 
 
 SettingsDep = Annotated[AppSettings, Depends(get_app_settings)]

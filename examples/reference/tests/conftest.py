@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api import create_app
-from app.broadcast import InMemoryBroadcaster
 from app.models import User
 from app.repositories import TokenRepository, UserRepository
 from core.database import Database, execute
+from core.database.broadcast import InMemoryBroadcaster
 from tests.support import Committed
 
 

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Message, Receive, Scope, Send
 
 from app.api import create_app
-from app.broadcast import InMemoryBroadcaster
 from app.limits import BodySizeLimit
 from app.models import User
 from app.settings import AppSettings
+from core.database.broadcast import InMemoryBroadcaster
 from tests.support import serve, sign_up
 
 BODY_LIMIT = 2000

@@ -15,16 +15,17 @@ import pytest
 from fastapi import APIRouter, FastAPI, HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.sse
+import app.stream
 from app.api import create_app
-from app.broadcast import InMemoryBroadcaster
 from app.deps import BroadcasterDep
 from app.models import User
 from app.repositories import EventRepository
 from app.routes.events import announce_on_commit
 from app.schemas import EventCreate, EventRead
-from app.sse import EventStreamResponse, events_channel, stream_user_events
-from core.database import SessionDep, make_sessionmaker, utcnow
+from app.sse import EventStreamResponse, stream_user_events
+from app.stream import events_channel
+from core.database import SessionDep, make_sessionmaker
+from core.database.broadcast import InMemoryBroadcaster
 from tests.support import Committed, bearer, serve, sign_up
 
 STREAM_DEADLINE = 10  # seconds; a broken stream fails the test instead of hanging it
@@ -151,43 +152,43 @@ async def test_stream_takes_the_token_as_access_token_for_eventsource(
         assert elsewhere.status_code == 401
 
 
-def event_message(position: int) -> str:
-    now = utcnow()
-    event = EventRead(
-        id=position,
-        created_at=now,
-        updated_at=now,
-        user_id=1,
-        kind="k",
-        payload={},
-        position=position,
-    )
-    return event.model_dump_json()
+def positions_of(frames: list[str]) -> list[int]:
+    return [int(frame.split("\n")[0].removeprefix("id: ")) for frame in frames]
 
 
-async def test_stream_ends_when_its_subscriber_falls_behind(db_session: AsyncSession) -> None:
+async def test_a_stream_that_falls_behind_catches_up_from_the_database(
+    db_session: AsyncSession, user: User
+) -> None:
+    user_id = user.id
     broadcaster = InMemoryBroadcaster(queue_size=1)
-    stream = stream_user_events(broadcaster, 1)
+    stream = stream_user_events(broadcaster, user_id)
+    events = EventRepository(db_session)
     async with asyncio.timeout(STREAM_DEADLINE):
         assert await anext(stream) == "retry: 3000\n\n"
-        await broadcaster.publish(events_channel(1), event_message(1))
-        await broadcaster.publish(events_channel(1), event_message(2))  # overflows
-        frames = [frame async for frame in stream]
-    assert len(frames) == 1
-    assert frames[0].startswith("id: 1\n")
+        for n in range(5):
+            await events.create(user_id, kind="k", payload={"n": n})
+        await db_session.commit()
+        for position in range(1, 6):  # five messages into a queue of one: it overflows
+            await broadcaster.publish(events_channel(user_id), str(position))
+        frames = [await anext(stream) for _ in range(5)]
+        await stream.aclose()
+    assert positions_of(frames) == [1, 2, 3, 4, 5]  # each once, in order, none lost
     assert broadcaster.subscriber_count() == 0
 
 
 async def test_idle_stream_sends_keep_alives(
-    monkeypatch: pytest.MonkeyPatch, db_session: AsyncSession
+    monkeypatch: pytest.MonkeyPatch, db_session: AsyncSession, user: User
 ) -> None:
-    monkeypatch.setattr(app.sse, "KEEPALIVE_SECONDS", 0.01)
+    monkeypatch.setattr(app.stream, "KEEPALIVE_SECONDS", 0.01)
+    user_id = user.id
     broadcaster = InMemoryBroadcaster()
-    stream = stream_user_events(broadcaster, 1)
+    stream = stream_user_events(broadcaster, user_id)
     async with asyncio.timeout(STREAM_DEADLINE):
         assert await anext(stream) == "retry: 3000\n\n"
         assert await anext(stream) == ": keep-alive\n\n"
-        await broadcaster.publish(events_channel(1), event_message(1))
+        await EventRepository(db_session).create(user_id, kind="k")
+        await db_session.commit()
+        await broadcaster.publish(events_channel(user_id), "1")
         frame = await anext(stream)
         while frame.startswith(":"):
             frame = await anext(stream)
@@ -223,14 +224,10 @@ async def test_response_stops_at_disconnect_on_any_asgi_version() -> None:
     assert released.is_set()
 
 
-def positions_of(frames: list[str]) -> list[int]:
-    return [int(frame.split("\n")[0].removeprefix("id: ")) for frame in frames]
-
-
 async def test_replay_covers_every_missed_page(
     monkeypatch: pytest.MonkeyPatch, db_session: AsyncSession, user: User
 ) -> None:
-    monkeypatch.setattr(app.sse, "MAX_PAGE_SIZE", 2)
+    monkeypatch.setattr(app.stream, "MAX_PAGE_SIZE", 2)
     user_id = user.id
     events = EventRepository(db_session)
     for n in range(6):

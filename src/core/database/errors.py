@@ -9,6 +9,9 @@
     ├── StatementTimeoutError         a statement ran past statement_timeout (57014)
     ├── NotFoundError                 a repository found no row for the key (also a LookupError)
     ├── ReadOnlyTransactionError      a read-only unit of work tried to write
+    ├── BroadcastError                post-commit fan-out (core.database.broadcast)
+    │   ├── BroadcastMessageError     a channel or message no backend can carry (also a ValueError)
+    │   └── BroadcastUnavailableError the broadcaster's server (e.g. Redis) cannot be reached
     └── IntegrityViolation            also a sqlalchemy.exc.IntegrityError (old handlers match)
         ├── UniqueViolation
         ├── ForeignKeyViolation
@@ -26,6 +29,9 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 
 __all__ = [
+    "BroadcastError",
+    "BroadcastMessageError",
+    "BroadcastUnavailableError",
     "CheckViolation",
     "ConfigurationError",
     "DatabaseBusyError",
@@ -105,6 +111,18 @@ class ReadOnlyTransactionError(DatabaseError):
 
     def __init__(self, message: str = "cannot write in a read-only transaction") -> None:
         super().__init__(message)
+
+
+class BroadcastError(DatabaseError):
+    """Publishing or subscribing failed."""
+
+
+class BroadcastMessageError(BroadcastError, ValueError):
+    """A channel name or message that some backend cannot carry (too long, NUL, not text)."""
+
+
+class BroadcastUnavailableError(BroadcastError):
+    """The broadcaster's server could not be reached; the message was not sent."""
 
 
 class IntegrityViolation(DatabaseError, sa_exc.IntegrityError):

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     database_replica_urls: SecretStr = SecretStr("")
     database_replica_max_lag_s: float = Field(default=5.0, gt=0)
     database_replica_retry_s: float = Field(default=5.0, gt=0)
+    # Post-commit fan-out (core.database.broadcast); "auto": redis when REDIS_URL is set,
+    # else postgres (LISTEN/NOTIFY) on Postgres, else memory (one process).
+    database_broadcast: Literal["auto", "memory", "postgres", "redis"] = "auto"
+    redis_url: SecretStr | None = None
 
 
 @lru_cache(maxsize=1)

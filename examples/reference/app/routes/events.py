@@ -1,21 +1,23 @@
-"""A user's events: record, list, and follow live (Server-Sent Events)."""
+"""A user's events: record, list, and follow live (Server-Sent Events or a WebSocket)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Query, WebSocket
 from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import OwnUserId, StreamUserId
-from app.broadcast import Broadcaster
-from app.deps import MAX_ID, AfterId, BroadcasterDep, Limit, SettingsDep
+from app.deps import MAX_ID, AfterId, BroadcasterDep, Limit, RowId, SettingsDep
 from app.models import Event
 from app.repositories import DEFAULT_PAGE_SIZE, EventRepository
 from app.schemas import EventCreate, EventRead, Page
-from app.sse import EventStreamResponse, events_channel, stream_user_events
-from core.database import SessionDep, on_commit
+from app.sse import EventStreamResponse, stream_user_events
+from app.stream import events_channel
+from app.websocket import serve_user_events
+from core.database import SessionDep
+from core.database.broadcast import Broadcaster, position_message, publish_on_commit
 
 __all__ = ["announce_on_commit", "router"]
 
@@ -23,17 +25,17 @@ router = APIRouter(prefix="/users/{user_id}/events", tags=["events"])
 
 
 def announce_on_commit(session: AsyncSession, broadcaster: Broadcaster, event: Event) -> None:
-    """Publish `event` to its user's live streams once the session commits, never before.
+    """Tell the user's live streams, in every worker, once the session commits.
 
-    An event that is rolled back is never announced. The message is built after the
-    commit, when the event has its position.
+    An event that is rolled back is never announced. The message is the event's
+    position, known only at the commit; streams read the event from the database.
     """
-    channel = events_channel(event.user_id)
 
-    async def publish() -> None:
-        await broadcaster.publish(channel, EventRead.model_validate(event).model_dump_json())
+    def message() -> str:
+        assert event.position is not None  # numbered in before_commit
+        return position_message(event.position)
 
-    on_commit(session, publish)
+    publish_on_commit(session, events_channel(event.user_id), message, broadcaster=broadcaster)
 
 
 @router.post("", status_code=201, responses={413: {"description": "payload too large"}})
@@ -87,3 +89,18 @@ async def stream_events(
         stream_user_events(broadcaster, user_id, last_event_id),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.websocket("/ws")
+async def events_websocket(
+    websocket: WebSocket,
+    user_id: RowId,
+    broadcaster: BroadcasterDep,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+) -> None:
+    """The same stream as `/stream` over a WebSocket: one JSON event per text message.
+
+    The same token as the stream (`Authorization: Bearer`, or `?access_token=`);
+    `after` is the last position the client saw.
+    """
+    await serve_user_events(websocket, broadcaster, user_id, after)

@@ -1,0 +1,1 @@
+"""Static pages the app serves."""
