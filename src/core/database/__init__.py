@@ -29,6 +29,7 @@ from core.database.errors import (
 from core.database.mixins import IntIdMixin, TimestampMixin
 from core.database.raw import execute, fetch_all, fetch_one, fetch_value
 from core.database.retry import run_in_transaction
+from core.database.scripts import run
 from core.database.session import make_sessionmaker, on_commit
 from core.database.types import BigIntPK, ExactDecimal, JSONType, UTCDateTime, portable_enum, utcnow
 from core.database.url import mask_url, parse_database_url
@@ -81,6 +82,7 @@ __all__ = [
     "parse_database_url",
     "portable_enum",
     "read_transaction",
+    "run",
     "run_in_transaction",
     "set_database",
     "transaction",
