@@ -18,7 +18,13 @@ from app.routes import events, tokens, users
 from app.schemas import Health, Stats
 from app.settings import AppSettings
 from app.stats import read_stats
-from core.database import DatabaseUnavailableError, SessionDep, get_database, install_error_handlers
+from core.database import (
+    DatabaseStartupCheck,
+    DatabaseUnavailableError,
+    SessionDep,
+    get_database,
+    install_error_handlers,
+)
 
 __all__ = ["HEALTH_TIMEOUT", "create_app"]
 
@@ -29,9 +35,8 @@ HEALTH_TIMEOUT = 2.0
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Close the database's connections at shutdown (aiosqlite would otherwise hang exit)."""
+    """Nothing to set up: DatabaseStartupCheck checks the database first and disposes it last."""
     yield
-    await get_database().dispose()
 
 
 async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
@@ -53,7 +58,8 @@ async def health(response: Response) -> Health:
     try:
         await database.ping(timeout=HEALTH_TIMEOUT)
     except (DatabaseUnavailableError, sa_exc.DBAPIError) as exc:
-        logger.warning("health check failed: %s", type(exc).__name__)
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        logger.warning("health check failed: %s", reason)
         response.status_code = 503
         return Health(status="unavailable", database=database.dialect)
     return Health(status="ok", database=database.dialect)
@@ -73,6 +79,8 @@ def create_app(
     """
     settings = settings or AppSettings()
     app = FastAPI(title="core.database reference app", lifespan=lifespan)
+    # Startup fails in one line on a bad DATABASE_URL, a wrong password or a down server.
+    app.add_middleware(DatabaseStartupCheck)
     app.state.broadcaster = broadcaster or InMemoryBroadcaster()
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -31,6 +31,7 @@ from core.database.raw import execute, fetch_all, fetch_one, fetch_value
 from core.database.retry import run_in_transaction
 from core.database.scripts import run
 from core.database.session import make_sessionmaker, on_commit
+from core.database.startup import DatabaseStartupCheck, check_database
 from core.database.types import BigIntPK, ExactDecimal, JSONType, UTCDateTime, portable_enum, utcnow
 from core.database.url import mask_url, parse_database_url
 
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigurationError",
     "Database",
     "DatabaseError",
+    "DatabaseStartupCheck",
     "DatabaseUnavailableError",
     "ExactDecimal",
     "ForeignKeyViolation",
@@ -66,6 +68,7 @@ __all__ = [
     "UTCDateTime",
     "UniqueViolation",
     "bulk_insert",
+    "check_database",
     "create_engine",
     "execute",
     "fetch_all",

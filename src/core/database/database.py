@@ -192,9 +192,8 @@ class Database:
             async with asyncio.timeout(timeout), self.session() as session:
                 await session.execute(text("SELECT 1"))
         except TimeoutError as exc:
-            raise DatabaseUnavailableError(
-                f"no answer within {timeout:g}s", url=self.masked_url
-            ) from exc
+            reason = f"no answer within {timeout:g}s"
+            raise DatabaseUnavailableError(reason, url=self.masked_url, reason=reason) from exc
         return True
 
     async def dispose(self) -> None:

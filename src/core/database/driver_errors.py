@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import URL, ExceptionContext
 
 from core.database.errors import (
     CheckViolation,
@@ -21,6 +21,7 @@ from core.database.errors import (
     ReadOnlyTransactionError,
     UniqueViolation,
 )
+from core.database.unavailable_reasons import unavailable_reason
 
 __all__ = ["connect_or_unavailable", "translate_error", "translate_integrity"]
 
@@ -81,17 +82,20 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
         if isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause) or sqlite_open or pg_connect:
             from core.database.url import mask_url
 
-            url = mask_url(context.engine.url) if context.engine is not None else "unknown"
-            reason = type(cause).__name__
+            engine_url = context.engine.url if context.engine is not None else None
+            url = mask_url(engine_url) if engine_url is not None else "unknown"
+            lost = context.connection is not None and context.is_disconnect
+            reason = "connection lost" if lost else unavailable_reason(cause, engine_url)
             return DatabaseUnavailableError(
                 f"database unavailable: {reason}",
                 url=url,
-                connection_invalidated=context.connection is not None and context.is_disconnect,
+                connection_invalidated=lost,
+                reason=reason,
             )
     return None
 
 
-def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
+def connect_or_unavailable(masked_url: str, url: URL | None = None) -> Callable[..., Any]:
     """A `do_connect` hook: connect as the dialect would; a network failure is unavailability.
 
     asyncpg raises OSError/TimeoutError, which are no DBAPI errors, so `handle_error`
@@ -102,9 +106,9 @@ def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
         try:
             return dialect.connect(*cargs, **cparams)
         except _UNREACHABLE as exc:
-            reason = type(exc).__name__
+            reason = unavailable_reason(exc, url)
             raise DatabaseUnavailableError(
-                f"database unavailable: {reason}", url=masked_url
+                f"database unavailable: {reason}", url=masked_url, reason=reason
             ) from exc
 
     return do_connect

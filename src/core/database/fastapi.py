@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -25,6 +26,8 @@ __all__ = [
     "get_session",
     "install_error_handlers",
 ]
+
+logger = logging.getLogger("core.database")
 
 
 async def _request_session() -> AsyncIterator[AsyncSession]:
@@ -71,7 +74,16 @@ def install_error_handlers(app: FastAPI) -> None:
         status = 422 if isinstance(exc, ForeignKeyViolation) else 409
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    async def unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The client learns only that the database is down; the log says why.
+        if isinstance(exc, DatabaseUnavailableError):
+            logger.error(
+                "%s %s: database unavailable: %s (%s)",
+                request.method,
+                request.url.path,
+                exc.reason,
+                exc.url,
+            )
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
     async def read_only(_request: Request, exc: Exception) -> JSONResponse:
