@@ -1,4 +1,4 @@
-"""Why the database is unavailable (core.database.unavailable_reasons): distinct, logged, no password."""
+"""Why the database is unavailable (core.database.unavailable_reasons): distinct, logged."""
 
 from __future__ import annotations
 
@@ -131,7 +131,8 @@ async def served_reason(url: str, caplog: pytest.LogCaptureFixture) -> str:
 async def test_the_503_logs_a_refused_connection(caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
     message = await served_reason(f"postgresql://app:{SECRET}@127.0.0.1:{port}/app", caplog)
-    assert message.startswith(f"GET /rows: database unavailable: connection refused at 127.0.0.1:{port}")
+    expected = f"GET /rows: database unavailable: connection refused at 127.0.0.1:{port}"
+    assert message.startswith(expected)
 
 
 @pytest.mark.postgres_only(reason="a login needs a Postgres server")

@@ -22,6 +22,7 @@ import asyncio
 import atexit
 import weakref
 from collections.abc import AsyncGenerator, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -104,10 +105,8 @@ class LoopEngines:
         for loop in [key for key in self._entries if key is not None and key.is_closed()]:
             entry = self._entries.pop(loop)
             if entry.guard is not None:
-                try:
+                with suppress(StopIteration):
                     entry.guard.aclose().send(None)
-                except StopIteration:
-                    pass
             if entry.engine.dialect.name == "sqlite":
                 task = asyncio.get_running_loop().create_task(entry.engine.dispose())
                 self._late_disposals.add(task)
@@ -126,10 +125,8 @@ class LoopEngines:
         guard = dispose_at_shutdown()
         # Calling asend() registers the generator with the running loop; driving the
         # step by hand runs it up to its `yield` without awaiting anything.
-        try:
+        with suppress(StopIteration):
             guard.asend(None).send(None)
-        except StopIteration:
-            pass
         return guard
 
 

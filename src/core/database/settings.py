@@ -146,7 +146,7 @@ _env_file: Path | None = None
 
 
 def use_env_file(path: str | Path | None) -> None:
-    """Read the toolkit's settings from `path` (None: back to the default); call before first use."""
+    """Read the toolkit's settings from `path` (None: the default); call it before first use."""
     global _env_file
     _env_file = Path(path) if path is not None else None
     get_settings.cache_clear()

@@ -1,11 +1,11 @@
 """Why a database could not be reached, in words an operator can act on; never a password.
 
-    authentication failed for user "app"          wrong password, or no such role
-    database "shop" does not exist
-    connection refused at db.internal:5432        nothing listens there
-    host "db.internal" not found                  DNS
-    timed out connecting to db.internal:5432      a firewall, or a server too busy to answer
-    cannot open SQLite database ./data/app.db: unable to open database file
+authentication failed for user "app"          wrong password, or no such role
+database "shop" does not exist
+connection refused at db.internal:5432        nothing listens there
+host "db.internal" not found                  DNS
+timed out connecting to db.internal:5432      a firewall, or a server too busy to answer
+cannot open SQLite database ./data/app.db: unable to open database file
 """
 
 from __future__ import annotations
