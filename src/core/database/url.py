@@ -90,8 +90,11 @@ class DatabaseURL(URL):
         return mask_url(self)
 
 
-def parse_database_url(raw: str | URL) -> DatabaseURL:
-    """Return the async-driver URL for `raw`, or raise ConfigurationError (password-free)."""
+def parse_database_url(raw: str | URL) -> URL:
+    """Return the async-driver URL for `raw`, or raise ConfigurationError (password-free).
+
+    The result is a `DatabaseURL`: printed, it masks the password and secret query values.
+    """
     if isinstance(raw, URL):
         raw = URL.render_as_string(raw, hide_password=False)
     text = raw.strip()
@@ -118,7 +121,7 @@ def parse_database_url(raw: str | URL) -> DatabaseURL:
     return _parse_postgres(match["rest"])
 
 
-def _parse_sqlite(rest: str) -> DatabaseURL:
+def _parse_sqlite(rest: str) -> URL:
     path, _, query = rest.partition("?")
     if path and not path.startswith("/"):
         raise ConfigurationError(
@@ -129,7 +132,7 @@ def _parse_sqlite(rest: str) -> DatabaseURL:
     return DatabaseURL.create(SQLITE_DRIVER, database=database, query=_parse_query(query))
 
 
-def _parse_postgres(rest: str) -> DatabaseURL:
+def _parse_postgres(rest: str) -> URL:
     match = _NETLOC.match(rest)
     if match is None:
         raise ConfigurationError(
