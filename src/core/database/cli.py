@@ -132,6 +132,15 @@ def _parser() -> argparse.ArgumentParser:
         default="core.database:Base.metadata",
         help="module:attribute of the MetaData to migrate (default: core.database:Base.metadata)",
     )
+    portability = commands.add_parser(
+        "check-migrations",
+        help="name every construct of the migration history that does not run on SQLite",
+    )
+    portability.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a Postgres server to replay the history on, in a scratch database it creates",
+    )
     return parser
 
 
@@ -147,7 +156,16 @@ def _init_migrations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_migrations(args: argparse.Namespace) -> int:
+    from core.database.migrations.portability import check_portability, format_report
+
+    report = check_portability(args.config, postgres_url=args.postgres)
+    format_report(report, print)
+    return 1 if report.errors else 0
+
+
 # Commands that need no database connection of the default settings.
 _OFFLINE_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init-migrations": _init_migrations,
+    "check-migrations": _check_migrations,
 }
