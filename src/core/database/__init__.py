@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.database.base import NAMING_CONVENTION, Base, new_metadata
+from core.database.base import NAMING_CONVENTION, POSTGRES_NAMING_CONVENTION, Base, new_metadata
 from core.database.bulk import bulk_insert
 from core.database.database import (
     Database,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NAMING_CONVENTION",
+    "POSTGRES_NAMING_CONVENTION",
     "Base",
     "BigIntPK",
     "CheckViolation",
