@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import URL
 
+from core.database.errors import ConfigurationError
 from core.database.migrations.portability_rules import (
     column_findings,
     default_findings,
@@ -28,6 +29,7 @@ from core.database.migrations.portability_rules import (
     table_findings,
 )
 from core.database.migrations.portability_types import Finding
+from core.database.url import parse_database_url
 
 __all__ = ["Finding", "Report", "check_portability"]
 
@@ -49,6 +51,10 @@ def check_portability(
     config_path: str | Path = "alembic.ini", *, postgres_url: str | URL | None = None
 ) -> Report:
     """Check every revision of the history at `config_path`; replay it on SQLite (and Postgres)."""
+    if postgres_url is not None:
+        postgres_url = parse_database_url(postgres_url)
+        if postgres_url.get_backend_name() != "postgresql":
+            raise ConfigurationError(f"--postgres wants a Postgres URL, not {postgres_url}")
     findings = _Findings()
     replays: list[str] = []
     _read_offline(Path(config_path), findings)
