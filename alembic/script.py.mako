@@ -7,8 +7,11 @@ Create Date: ${create_date}
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+## Mako comment, not rendered: a revision written by hand starts empty, and the
+## post-write hook (ruff --fix) would drop the imports its first edit needs. Where
+## ruff's RUF100 is on, the noqa comments go instead, once the imports are used.
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
 ${imports if imports else ""}
 
 # Revision identifiers, used by Alembic.

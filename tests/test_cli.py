@@ -98,6 +98,7 @@ def test_writing_commands_refuse_production(
     from core.database.settings import get_settings
 
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db.invalid/app")  # production needs one
     get_settings.cache_clear()
     try:
         code = main(["--url", "sqlite+aiosqlite:///./never_written.db", *command])

@@ -11,7 +11,7 @@ from core.database.settings import Settings
 from core.database.testing import ALLOW_ENV, UnsafeDatabaseError, check_test_database
 
 TEST_ENV = Settings(app_env="test")
-PRODUCTION_ENV = Settings(app_env="production")
+PRODUCTION_ENV = Settings(app_env="production", database_url="postgresql://app@db/app")
 PRODUCTION_URL = "postgresql+asyncpg://u:pw@localhost/app_production"
 
 

@@ -121,6 +121,7 @@ def test_app_env_production_is_refused_even_with_the_opt_in(
     host: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db.invalid/app")  # production needs one
     result = host.runpytest_subprocess("-p", "no:cacheprovider", "--database-allow-any")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*refusing to run test fixtures with APP_ENV=production*"])

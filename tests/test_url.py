@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import pickle
+from typing import Any
+
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from core.database import ConfigurationError, Database, mask_url, parse_database_url
+from core.database import (
+    ConfigurationError,
+    Database,
+    DatabaseUnavailableError,
+    mask_url,
+    parse_database_url,
+)
+from core.database.testing._cluster import free_port
 from core.database.url import is_memory_sqlite
 
 SECRET = "S3cretPw"
@@ -147,3 +160,83 @@ def test_uri_in_memory_database_is_recognised() -> None:
     url = parse_database_url("sqlite+aiosqlite:///file:shared?mode=memory&uri=true")
     assert is_memory_sqlite(url)
     assert not is_memory_sqlite(parse_database_url("sqlite+aiosqlite:///./app.db?mode=ro"))
+
+
+QUERY_SECRETS = {
+    "password": "QueryPw1",
+    "sslpassword": "KeyPass1",
+    "passfile": "/run/secrets/pgpass",
+    "sslkey": "/run/secrets/client.key",
+    "auth_token": "Tok3n",
+    "client_secret": "Cl1entSecret",
+}
+QUERY_SECRET_URL = "postgresql://app@db/app?sslmode=require&application_name=web&" + "&".join(
+    f"{key}={value}" for key, value in QUERY_SECRETS.items()
+)
+
+
+@pytest.mark.parametrize(
+    "show",
+    [
+        str,
+        repr,
+        lambda url: url.render_as_string(),
+        lambda url: f"{url}",
+        lambda url: "%s" % (url,),  # noqa: UP031 - logging formats this way
+        lambda url: repr(Database(url)),
+        lambda url: str(Database(url).url),
+        lambda url: repr(Database(url).url),
+        lambda url: str(Database(url).engine.url),
+        lambda url: repr([url]),
+    ],
+)
+def test_query_secrets_are_masked_wherever_the_url_is_printed(show: Any) -> None:
+    url = parse_database_url(QUERY_SECRET_URL)
+    shown = show(url)
+    for key, value in QUERY_SECRETS.items():
+        assert value not in shown, key
+    assert "app@db" in shown
+
+
+def test_masking_keeps_what_helps_diagnosis() -> None:
+    shown = str(parse_database_url(QUERY_SECRET_URL))
+    assert "sslmode=require" in shown
+    assert "application_name=web" in shown
+    assert "password=***" in shown
+    assert "sslpassword=***" in shown
+
+
+def test_the_password_is_still_there_for_the_driver() -> None:
+    url = parse_database_url(f"postgresql://app:{SECRET}@db/app?password=QueryPw1")
+    assert url.password == SECRET
+    assert url.query["password"] == "QueryPw1"
+    assert "QueryPw1" in url.render_as_string(hide_password=False)
+    # Edited copies (set, update_query_dict) keep masking.
+    edited = url.set(database="other").update_query_dict({"sslpassword": "KeyPass1"})
+    assert "KeyPass1" not in str(edited)
+    assert "QueryPw1" not in repr(edited)
+
+
+def test_masked_urls_survive_copy_and_pickle() -> None:
+    url = parse_database_url(QUERY_SECRET_URL)
+    for clone in (copy.copy(url), copy.deepcopy(url), pickle.loads(pickle.dumps(url))):
+        assert clone == url
+        assert "QueryPw1" not in str(clone)
+
+
+def test_unavailable_errors_mask_query_secrets() -> None:
+    # A port nothing listens on: the error names the URL, masked.
+    db = Database(f"postgresql://app@127.0.0.1:{free_port()}/app?password=QueryPw1")
+
+    async def connect() -> None:
+        try:
+            async with db.session() as session:
+                await session.execute(text("SELECT 1"))
+        finally:
+            await db.dispose()
+
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        asyncio.run(connect())
+    assert "QueryPw1" not in str(caught.value)
+    assert "QueryPw1" not in repr(caught.value)
+    assert "password=***" in caught.value.url

@@ -16,7 +16,12 @@ from app.routes import events, live, tokens, users
 from app.schemas import Health, Stats
 from app.settings import AppSettings
 from app.stats import read_stats
-from core.database import SessionDep, get_database, install_error_handlers
+from core.database import (
+    DatabaseStartupCheck,
+    SessionDep,
+    get_database,
+    install_error_handlers,
+)
 from core.database.broadcast import Broadcaster, get_broadcaster
 
 __all__ = ["HEALTH_TIMEOUT", "create_app"]
@@ -28,13 +33,10 @@ HEALTH_TIMEOUT = 2.0
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Close the broadcaster and the database's connections at shutdown.
-
-    (aiosqlite would otherwise hang exit; a listening connection would outlive the app.)
-    """
+    """Close the broadcaster at shutdown (a listening connection would outlive the app);
+    DatabaseStartupCheck checks the database first and disposes it last."""
     yield
     await app.state.broadcaster.close()
-    await get_database().dispose()
 
 
 async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
@@ -80,6 +82,8 @@ def create_app(
     """
     settings = settings or AppSettings()
     app = FastAPI(title="core.database reference app", lifespan=lifespan)
+    # Startup fails in one line on a bad DATABASE_URL, a wrong password or a down server.
+    app.add_middleware(DatabaseStartupCheck)
     app.state.broadcaster = broadcaster or get_broadcaster()
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

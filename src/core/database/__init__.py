@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.database.base import NAMING_CONVENTION, Base, new_metadata
+from core.database.base import NAMING_CONVENTION, POSTGRES_NAMING_CONVENTION, Base, new_metadata
 from core.database.bulk import bulk_insert
 from core.database.database import (
     Database,
@@ -34,7 +34,9 @@ from core.database.health import DatabaseHealth
 from core.database.mixins import IntIdMixin, TimestampMixin
 from core.database.raw import execute, fetch_all, fetch_one, fetch_value
 from core.database.retry import run_in_transaction
+from core.database.scripts import run
 from core.database.session import make_sessionmaker, on_commit
+from core.database.startup import DatabaseStartupCheck, check_database
 from core.database.types import BigIntPK, ExactDecimal, JSONType, UTCDateTime, portable_enum, utcnow
 from core.database.url import mask_url, parse_database_url
 
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NAMING_CONVENTION",
+    "POSTGRES_NAMING_CONVENTION",
     "Base",
     "BigIntPK",
     "CheckViolation",
@@ -57,6 +60,7 @@ __all__ = [
     "DatabaseBusyError",
     "DatabaseError",
     "DatabaseHealth",
+    "DatabaseStartupCheck",
     "DatabaseUnavailableError",
     "ExactDecimal",
     "ForeignKeyViolation",
@@ -75,6 +79,7 @@ __all__ = [
     "UTCDateTime",
     "UniqueViolation",
     "bulk_insert",
+    "check_database",
     "create_engine",
     "execute",
     "fetch_all",
@@ -91,6 +96,7 @@ __all__ = [
     "parse_database_url",
     "portable_enum",
     "read_transaction",
+    "run",
     "run_in_transaction",
     "set_database",
     "transaction",

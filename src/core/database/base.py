@@ -15,7 +15,13 @@ from sqlalchemy.orm import DeclarativeBase
 
 from core.database.types import PORTABLE_ENUM_OPTIONS, ExactDecimal, JSONType, UTCDateTime
 
-__all__ = ["NAMING_CONVENTION", "TYPE_ANNOTATION_MAP", "Base", "new_metadata"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "POSTGRES_NAMING_CONVENTION",
+    "TYPE_ANNOTATION_MAP",
+    "Base",
+    "new_metadata",
+]
 
 # Named constraints are what lets batch migrations on SQLite find and alter them,
 # and what error messages report.
@@ -25,6 +31,16 @@ NAMING_CONVENTION: dict[str, str] = {
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
+}
+# Postgres' own default names (auth_user_pkey, auth_user_email_key, orders_user_id_fkey):
+# the convention for models of a database that was created without the toolkit's, so
+# they keep its existing names (see docs/migrations.md, "Adopting an existing database").
+POSTGRES_NAMING_CONVENTION: dict[str, str] = {
+    "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
 }
 
 TYPE_ANNOTATION_MAP: dict[Any, Any] = {
@@ -38,9 +54,9 @@ TYPE_ANNOTATION_MAP: dict[Any, Any] = {
 }
 
 
-def new_metadata() -> MetaData:
-    """A MetaData with the toolkit's naming convention, for a second group of tables."""
-    return MetaData(naming_convention=NAMING_CONVENTION)
+def new_metadata(naming_convention: dict[str, str] | None = None) -> MetaData:
+    """A MetaData with the toolkit's naming convention (or `naming_convention`)."""
+    return MetaData(naming_convention=naming_convention or NAMING_CONVENTION)
 
 
 class Base(AsyncAttrs, DeclarativeBase):

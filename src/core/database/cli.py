@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import text
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command in _OFFLINE_COMMANDS:
+            return _OFFLINE_COMMANDS[args.command](args)
         if args.command in ("upgrade", "restore") and not args.allow_production:
             _refuse_production(args.command)
         database = Database(args.url) if args.url else Database()
@@ -113,4 +116,56 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (upgrade, restore):
         sub.add_argument("--allow-production", action="store_true")
     parser.set_defaults(allow_production=False)
+    init = commands.add_parser(
+        "init-migrations", help="write alembic.ini, env.py and script.py.mako for this toolkit"
+    )
+    init.add_argument("directory", nargs="?", default="migrations")
+    init.add_argument(
+        "--models",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module defining models, imported by env.py (repeatable), e.g. app.models",
+    )
+    init.add_argument(
+        "--metadata",
+        default="core.database:Base.metadata",
+        help="module:attribute of the MetaData to migrate (default: core.database:Base.metadata)",
+    )
+    portability = commands.add_parser(
+        "check-migrations",
+        help="name every construct of the migration history that does not run on SQLite",
+    )
+    portability.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a Postgres server to replay the history on, in a scratch database it creates",
+    )
     return parser
+
+
+def _init_migrations(args: argparse.Namespace) -> int:
+    from core.database.migrations.scaffold import init_migrations
+
+    written = init_migrations(
+        args.directory, config=args.config, models=tuple(args.models), metadata=args.metadata
+    )
+    for path in written:
+        print(f"wrote {path}")
+    print("next: alembic revision --autogenerate -m 'create tables' && alembic upgrade head")
+    return 0
+
+
+def _check_migrations(args: argparse.Namespace) -> int:
+    from core.database.migrations.portability import check_portability, format_report
+
+    report = check_portability(args.config, postgres_url=args.postgres)
+    format_report(report, print)
+    return 1 if report.errors else 0
+
+
+# Commands that need no database connection of the default settings.
+_OFFLINE_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "init-migrations": _init_migrations,
+    "check-migrations": _check_migrations,
+}

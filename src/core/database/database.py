@@ -18,12 +18,20 @@ from sqlalchemy.pool import NullPool
 from core.database.engine import create_engine, read_only_options
 from core.database.errors import ConfigurationError, DatabaseError, DatabaseUnavailableError
 from core.database.health import DatabaseHealth, HealthStatus, SharedPing, pool_usage
+from core.database.loop_engines import LoopEngines
 from core.database.replicas import Replica, ReplicaSet, parse_replica_urls
 from core.database.session import make_sessionmaker, session_scope
 from core.database.settings import Settings, get_settings
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
-__all__ = ["SERVED_BY_REPLICA", "Database", "get_database", "read_transaction", "set_database"]
+__all__ = [
+    "SERVED_BY_REPLICA",
+    "Database",
+    "current_database",
+    "get_database",
+    "read_transaction",
+    "set_database",
+]
 
 T = TypeVar("T")
 # session.info key: the Replica serving a read-only session (absent: the primary).
@@ -53,10 +61,10 @@ class Database:
         raw = url if url is not None else self._settings.database_url.get_secret_value()
         self.url = parse_database_url(raw)  # fails fast on a bad URL, before any I/O
         self._engine_options = engine_options
-        self._engine: AsyncEngine | None = None
-        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
-        self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
-        self._overridden = False
+        # An engine per event loop (asyncpg connections belong to their loop), except
+        # for an in-memory SQLite database, which lives in its one connection.
+        self._engines = LoopEngines(self._build_engine, per_loop=not is_memory_sqlite(self.url))
+        self._override: async_sessionmaker[AsyncSession] | None = None
         if replica_urls is None and url is None:
             replica_urls = parse_replica_urls(
                 self._settings.database_replica_urls.get_secret_value()
@@ -87,27 +95,29 @@ class Database:
 
     @property
     def engine(self) -> AsyncEngine:
-        """The AsyncEngine, created on first access."""
-        if self._engine is None:
-            self._engine = create_engine(self.url, settings=self._settings, **self._engine_options)
-        return self._engine
+        """The AsyncEngine of the running event loop, created on first access.
+
+        Each event loop gets its own engine, disposed when that loop shuts down, so
+        ``asyncio.run()`` may be called again and again; an in-memory SQLite database
+        keeps one engine (and its data) across loops.
+        """
+        return self._engines.current().engine
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        """The session factory (expire_on_commit=False)."""
-        if self._sessionmaker is None:
-            self._sessionmaker = make_sessionmaker(self.engine)
-        return self._sessionmaker
+        """The session factory (expire_on_commit=False) of the running loop's engine."""
+        if self._override is not None:
+            return self._override
+        return self._engines.current().sessionmaker
 
     @contextmanager
     def override_sessionmaker(self, factory: async_sessionmaker[AsyncSession]) -> Iterator[None]:
         """Use `factory` for every session of this database while the block runs (tests)."""
-        previous, self._sessionmaker = self._sessionmaker, factory
-        overridden, self._overridden = self._overridden, True
+        previous, self._override = self._override, factory
         try:
             yield
         finally:
-            self._sessionmaker, self._overridden = previous, overridden
+            self._override = previous
 
     def session(self) -> AsyncSession:
         """A new session; use it as `async with db.session() as session:`."""
@@ -140,8 +150,7 @@ class Database:
             async with session_scope(_already_open(session)) as reading:
                 yield reading
             return
-        factory = self._sessionmaker if self._overridden else self.read_sessionmaker
-        assert factory is not None
+        factory = self._override if self._override is not None else self.read_sessionmaker
         async with session_scope(factory) as reading:
             yield reading
 
@@ -162,17 +171,18 @@ class Database:
 
     @property
     def read_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        """The factory of read-only sessions on the primary."""
-        if self._read_sessionmaker is None:
-            self._read_sessionmaker = self._read_factory(self.engine)
-        return self._read_sessionmaker
+        """The factory of read-only sessions on the primary (the running loop's engine)."""
+        entry = self._engines.current()
+        if entry.read_sessionmaker is None:
+            entry.read_sessionmaker = self._read_factory(entry.engine)
+        return entry.read_sessionmaker
 
     def _read_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
         options = read_only_options(engine.dialect.name)
         return make_sessionmaker(engine.execution_options(**options))
 
     async def _read_candidates(self) -> list[Replica]:
-        if not self.replicas or self._overridden:
+        if not self.replicas or self._override is not None:
             return []  # tests: every session joins the test's transaction on the primary
         since_primary = time.monotonic() - _last_primary_unit.get()
         if since_primary < self._settings.database_replica_max_lag_s:
@@ -186,9 +196,8 @@ class Database:
             async with asyncio.timeout(timeout), self.session() as session:
                 await session.execute(text("SELECT 1"))
         except TimeoutError as exc:
-            raise DatabaseUnavailableError(
-                f"no answer within {timeout:g}s", url=self.masked_url
-            ) from exc
+            reason = f"no answer within {timeout:g}s"
+            raise DatabaseUnavailableError(reason, url=self.masked_url, reason=reason) from exc
         return True
 
     async def health(self, timeout: float = 2.0) -> DatabaseHealth:  # noqa: ASYNC109 - a deadline
@@ -228,17 +237,17 @@ class Database:
                 await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Close every pooled connection; the engine is rebuilt on next use."""
+        """Close the running loop's pooled connections; the engine is rebuilt on next use."""
         if self._health_ping is not None:
             await self._health_ping.close()
         if self._health_engine is not None:
             health_engine, self._health_engine = self._health_engine, None
             await health_engine.dispose()
         await self.replicas.dispose()
-        if self._engine is not None:
-            engine, self._engine, self._sessionmaker = self._engine, None, None
-            self._read_sessionmaker = None
-            await engine.dispose()
+        await self._engines.dispose()
+
+    def _build_engine(self) -> AsyncEngine:
+        return create_engine(self.url, settings=self._settings, **self._engine_options)
 
 
 def _already_open(session: AsyncSession) -> Callable[[], AsyncSession]:
@@ -257,6 +266,11 @@ def get_database() -> Database:
     global _default
     if _default is None:
         _default = Database()
+    return _default
+
+
+def current_database() -> Database | None:
+    """The app-wide Database if one was built or set; None otherwise (nothing is built)."""
     return _default
 
 

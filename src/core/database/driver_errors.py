@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import URL, ExceptionContext
 
 from core.database.errors import (
     CheckViolation,
@@ -25,6 +25,7 @@ from core.database.errors import (
     TooManyConnectionsError,
     UniqueViolation,
 )
+from core.database.unavailable_reasons import unavailable_reason
 from core.database.url import mask_url
 
 __all__ = ["connect_or_unavailable", "translate_error", "translate_integrity"]
@@ -102,10 +103,13 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
         # A connection lost midway ("connection is closed") is unavailability too: a 503.
         lost = context.connection is not None and context.is_disconnect
         if unreachable or pg_connect or lost:
+            engine_url = context.engine.url if context.engine is not None else None
+            reason = "connection lost" if lost else unavailable_reason(cause, engine_url)
             return DatabaseUnavailableError(
                 f"database unavailable: {type(cause).__name__}",
                 url=url,
-                connection_invalidated=context.connection is not None and context.is_disconnect,
+                connection_invalidated=lost,
+                reason=reason,
             )
     return None
 
@@ -129,7 +133,7 @@ def _sqlstate(error: BaseException | None) -> str:
     return str(getattr(error, "sqlstate", "") or "")
 
 
-def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
+def connect_or_unavailable(masked_url: str, url: URL | None = None) -> Callable[..., Any]:
     """A `do_connect` hook: connect as the dialect would; a network failure is unavailability.
 
     asyncpg raises OSError/TimeoutError, which are no DBAPI errors, so `handle_error`
@@ -140,9 +144,9 @@ def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
         try:
             return dialect.connect(*cargs, **cparams)
         except _UNREACHABLE as exc:
-            reason = type(exc).__name__
+            reason = unavailable_reason(exc, url)
             raise DatabaseUnavailableError(
-                f"database unavailable: {reason}", url=masked_url
+                f"database unavailable: {reason}", url=masked_url, reason=reason
             ) from exc
         except Exception as exc:
             # asyncpg's own errors at connect (too many clients, starting up) are no DBAPI

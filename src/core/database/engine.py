@@ -138,7 +138,7 @@ def install_rules(
 ) -> None:
     """Error translation, connect failures, SQLite pragmas and turns, the liveness check."""
     event.listen(engine, "handle_error", translate_error)
-    event.listen(engine, "do_connect", connect_or_unavailable(masked_url))
+    event.listen(engine, "do_connect", connect_or_unavailable(masked_url, url))
     if url.get_backend_name() == "sqlite":
         _install_sqlite_hooks(engine, url, settings, face)
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time

@@ -70,11 +70,23 @@ class ConfigurationError(DatabaseError, ValueError):
 
 
 class DatabaseUnavailableError(DatabaseError):
-    """The database could not be reached; `url` is the masked URL that was tried."""
+    """The database could not be reached; `url` is the masked URL that was tried.
 
-    def __init__(self, message: str, *, url: str, connection_invalidated: bool = False) -> None:
+    `reason` says why in one line (authentication failed for user "app", database
+    "shop" does not exist, connection refused at host:port, timed out...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        connection_invalidated: bool = False,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(f"{message} ({url})")
         self.url = url
+        self.reason = reason or message
         # True when an open connection died midway: the transaction is lost, not committed.
         self.connection_invalidated = connection_invalidated
 

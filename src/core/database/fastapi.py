@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -31,6 +32,7 @@ __all__ = [
     "install_error_handlers",
 ]
 
+logger = logging.getLogger("core.database")
 # Seconds a client is told to wait before retrying: a pool slot or SQLite's write lock
 # frees up within moments; a server out of connections or down takes longer.
 RETRY_AFTER: dict[type[DatabaseUnavailableError], int] = {
@@ -97,7 +99,16 @@ def install_error_handlers(app: FastAPI) -> None:
         status = 422 if isinstance(exc, ForeignKeyViolation) else 409
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The client learns only what kind of outage it is; the log says why.
+        if isinstance(exc, DatabaseUnavailableError):
+            logger.error(
+                "%s %s: database unavailable: %s (%s)",
+                request.method,
+                request.url.path,
+                exc.reason,
+                exc.url,
+            )
         kind = next(cls for cls in _UNAVAILABLE_BODY if isinstance(exc, cls))
         detail, code = _UNAVAILABLE_BODY[kind]
         headers = {"Retry-After": str(RETRY_AFTER[kind])}

@@ -17,7 +17,15 @@ from sqlalchemy.engine import URL
 
 from core.database.errors import ConfigurationError
 
-__all__ = ["MASK", "is_memory_sqlite", "mask_url", "parse_database_url", "sync_database_url"]
+__all__ = [
+    "MASK",
+    "DatabaseURL",
+    "is_memory_sqlite",
+    "is_secret_query_key",
+    "mask_url",
+    "parse_database_url",
+    "sync_database_url",
+]
 
 MASK = "***"
 SQLITE_DRIVER = "sqlite+aiosqlite"
@@ -36,8 +44,11 @@ _SCHEMES = {
     "postgresql": POSTGRES_DRIVER,
     "postgresql+asyncpg": POSTGRES_DRIVER,
 }
-# Query keys whose values are secrets as well as the password.
-SECRET_QUERY_KEYS = frozenset({"password", "sslpassword", "sslkey", "passfile", "token"})
+# Query keys whose values are secrets as well as the password: any key naming a
+# password, secret or token (password, sslpassword, auth_token, client_secret...), and
+# the paths to a private key or a password file, which say where the secret is kept.
+SECRET_QUERY_KEYS = frozenset({"sslkey", "passfile", "pwd"})
+_SECRET_KEY_PARTS = ("password", "passwd", "secret", "token")
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.S)
 # Userinfo is lazy, so the split happens at the first `@` that is followed by a
@@ -52,10 +63,40 @@ _NETLOC = re.compile(
 )
 
 
+class DatabaseURL(URL):
+    """A SQLAlchemy URL whose ``str()``, ``repr()`` and default rendering mask every secret.
+
+    SQLAlchemy's own URL hides the password but prints ``?password=...`` and other
+    secret query values in clear.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, url: URL) -> DatabaseURL:
+        """`url` as a DatabaseURL (the same URL, masked when printed)."""
+        return url if isinstance(url, DatabaseURL) else cls(*url)
+
+    def render_as_string(self, hide_password: bool = True) -> str:
+        """The URL as text; with `hide_password` (the default) every secret is masked."""
+        if hide_password:
+            return mask_url(self)
+        return super().render_as_string(hide_password=False)
+
+    def __repr__(self) -> str:
+        return mask_url(self)
+
+    def __str__(self) -> str:
+        return mask_url(self)
+
+
 def parse_database_url(raw: str | URL) -> URL:
-    """Return the async-driver URL for `raw`, or raise ConfigurationError (password-free)."""
+    """Return the async-driver URL for `raw`, or raise ConfigurationError (password-free).
+
+    The result is a `DatabaseURL`: printed, it masks the password and secret query values.
+    """
     if isinstance(raw, URL):
-        raw = raw.render_as_string(hide_password=False)
+        raw = URL.render_as_string(raw, hide_password=False)
     text = raw.strip()
     if not text:
         raise ConfigurationError(f"DATABASE_URL is empty; use one of: {SUPPORTED_FORMS}")
@@ -88,7 +129,7 @@ def _parse_sqlite(rest: str) -> URL:
             f"(sqlite+aiosqlite:///./app.db); use one of: {SUPPORTED_FORMS}"
         )
     database = unquote(path[1:]) or None
-    return URL.create(SQLITE_DRIVER, database=database, query=_parse_query(query))
+    return DatabaseURL.create(SQLITE_DRIVER, database=database, query=_parse_query(query))
 
 
 def _parse_postgres(rest: str) -> URL:
@@ -103,7 +144,7 @@ def _parse_postgres(rest: str) -> URL:
         username = unquote(user) or None
         password = unquote(secret) if colon else None
     port = match["port"]
-    return URL.create(
+    return DatabaseURL.create(
         POSTGRES_DRIVER,
         username=username,
         password=password,
@@ -141,13 +182,24 @@ def sync_database_url(raw: str | URL) -> URL:
     return url.set(drivername=SYNC_DRIVERS[url.drivername])
 
 
+def is_secret_query_key(key: str) -> bool:
+    """True if a URL query value under `key` is a secret (password, sslpassword, token...)."""
+    lowered = key.lower()
+    return lowered in SECRET_QUERY_KEYS or any(part in lowered for part in _SECRET_KEY_PARTS)
+
+
 def mask_url(url: URL) -> str:
     """Render `url` with the password and secret query values replaced by `***`."""
-    query = {
-        key: (MASK if key.lower() in SECRET_QUERY_KEYS else value)
-        for key, value in url.query.items()
-    }
-    safe = url.set(password=MASK if url.password is not None else None, query=query)
+    query = {key: (MASK if is_secret_query_key(key) else value) for key, value in url.query.items()}
+    safe = URL.create(
+        url.drivername,
+        username=url.username,
+        password=MASK if url.password is not None else None,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=query,
+    )
     # Render with hide_password=False: the password is already the mask, and the
     # default hiding would leave query secrets alone anyway.
     return safe.render_as_string(hide_password=False).replace("%2A%2A%2A", MASK)

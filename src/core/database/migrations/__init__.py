@@ -15,6 +15,8 @@ From code: ``upgrade(url)``, ``downgrade(url, revision=...)``, ``check(url)``,
 
 from __future__ import annotations
 
+# Registers the constraint-name comparator: `alembic check` reports adopted names.
+from core.database.migrations import constraint_names  # noqa: F401
 from core.database.migrations.commands import (
     alembic_config,
     check,

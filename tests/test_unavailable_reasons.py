@@ -1,0 +1,144 @@
+"""Why the database is unavailable (core.database.unavailable_reasons): distinct, logged."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from core.database import (
+    Database,
+    DatabaseUnavailableError,
+    SessionDep,
+    install_error_handlers,
+    parse_database_url,
+    set_database,
+)
+from core.database.settings import Settings, get_settings
+from core.database.testing._cluster import free_port
+
+SECRET = "Wr0ng-Pa55word"
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP connections and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+def quick(url: str) -> Database:
+    settings = get_settings().model_copy(
+        update={"database_connect_timeout": 1.0, "database_url": SecretStr(url)}
+    )
+    assert isinstance(settings, Settings)
+    return Database(settings=settings)
+
+
+async def reason_for(db: Database) -> DatabaseUnavailableError:
+    try:
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            async with db.session() as session:
+                await session.execute(text("SELECT 1"))
+    finally:
+        await db.dispose()
+    error = caught.value
+    for shown in (str(error), repr(error), error.reason, error.url):
+        assert SECRET not in shown
+    return error
+
+
+def with_password(database_url: str, **changes: object) -> str:
+    url = parse_database_url(database_url).set(**changes)  # type: ignore[arg-type]
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.mark.postgres_only(reason="a login needs a Postgres server")
+async def test_a_wrong_password(database_url: str) -> None:
+    error = await reason_for(quick(with_password(database_url, password=SECRET)))
+    user = parse_database_url(database_url).username
+    assert error.reason == f'authentication failed for user "{user}"'
+
+
+@pytest.mark.postgres_only(reason="a missing database needs a Postgres server")
+async def test_a_missing_database(database_url: str) -> None:
+    error = await reason_for(quick(with_password(database_url, database="no_such_db")))
+    assert error.reason == 'database "no_such_db" does not exist'
+
+
+async def test_a_closed_port() -> None:
+    port = free_port()
+    error = await reason_for(quick(f"postgresql://app:{SECRET}@127.0.0.1:{port}/app"))
+    assert error.reason == f"connection refused at 127.0.0.1:{port}"
+
+
+async def test_a_server_that_never_answers(silent_port: int) -> None:
+    error = await reason_for(quick(f"postgresql://app:{SECRET}@127.0.0.1:{silent_port}/app"))
+    assert error.reason == f"timed out connecting to 127.0.0.1:{silent_port}"
+
+
+async def test_an_unknown_host() -> None:
+    error = await reason_for(quick(f"postgresql://app:{SECRET}@no-such-host.invalid/app"))
+    assert error.reason == 'host "no-such-host.invalid" not found'
+
+
+async def test_a_sqlite_file_that_cannot_be_opened(tmp_path: object) -> None:
+    error = await reason_for(quick(f"sqlite:///{tmp_path}/missing/folder/app.db"))
+    assert error.reason.startswith(f"cannot open SQLite database {tmp_path}/missing/folder/app.db")
+
+
+def failing_app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/rows")
+    async def rows(session: SessionDep) -> int:
+        return int(await session.scalar(text("SELECT 1")) or 0)
+
+    return app
+
+
+async def served_reason(url: str, caplog: pytest.LogCaptureFixture) -> str:
+    """What a request logs when the database at `url` is unavailable: one record."""
+    db = quick(url)
+    previous = set_database(db)
+    try:
+        transport = httpx.ASGITransport(app=failing_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            with caplog.at_level(logging.ERROR, logger="core.database"):
+                response = await client.get("/rows")
+    finally:
+        set_database(previous)
+        await db.dispose()
+    assert response.status_code == 503
+    assert response.json() == {"detail": "database unavailable"}
+    records = [r for r in caplog.records if r.name == "core.database"]
+    assert len(records) == 1
+    message = records[0].getMessage()
+    assert SECRET not in message
+    assert SECRET not in caplog.text
+    return message
+
+
+async def test_the_503_logs_a_refused_connection(caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    message = await served_reason(f"postgresql://app:{SECRET}@127.0.0.1:{port}/app", caplog)
+    expected = f"GET /rows: database unavailable: connection refused at 127.0.0.1:{port}"
+    assert message.startswith(expected)
+
+
+@pytest.mark.postgres_only(reason="a login needs a Postgres server")
+async def test_the_503_logs_a_wrong_password(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = await served_reason(with_password(database_url, password=SECRET), caplog)
+    user = parse_database_url(database_url).username
+    assert f'database unavailable: authentication failed for user "{user}"' in message
