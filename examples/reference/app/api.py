@@ -22,7 +22,7 @@ from core.database import (
     get_database,
     install_error_handlers,
 )
-from core.database.broadcast import Broadcaster, get_broadcaster
+from core.database.broadcast import Broadcaster
 
 __all__ = ["HEALTH_TIMEOUT", "create_app"]
 
@@ -36,7 +36,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Close the broadcaster at shutdown (a listening connection would outlive the app);
     DatabaseStartupCheck checks the database first and disposes it last."""
     yield
-    await app.state.broadcaster.close()
+    if app.state.broadcaster is not None:
+        await app.state.broadcaster.close()
 
 
 async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
@@ -84,7 +85,9 @@ def create_app(
     app = FastAPI(title="core.database reference app", lifespan=lifespan)
     # Startup fails in one line on a bad DATABASE_URL, a wrong password or a down server.
     app.add_middleware(DatabaseStartupCheck)
-    app.state.broadcaster = broadcaster or get_broadcaster()
+    # Built on first use, not here: importing the app must not read DATABASE_URL, so a bad
+    # one fails in DatabaseStartupCheck's one line instead of an import traceback.
+    app.state.broadcaster = broadcaster
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from app.repositories import MAX_PAGE_SIZE
 from app.settings import AppSettings
 from core.database.broadcast import Broadcaster
+from core.database.broadcast import get_broadcaster as default_broadcaster
 
 __all__ = [
     "AfterId",
@@ -31,7 +32,10 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
 def get_broadcaster(connection: HTTPConnection) -> Broadcaster:
     """The app's broadcaster (see `create_app`), for HTTP routes and WebSockets alike."""
-    return cast(Broadcaster, connection.app.state.broadcaster)
+    state = connection.app.state
+    if state.broadcaster is None:
+        state.broadcaster = default_broadcaster()  # the one settings choose, on first use
+    return cast(Broadcaster, state.broadcaster)
 
 
 BroadcasterDep = Annotated[Broadcaster, Depends(get_broadcaster)]
