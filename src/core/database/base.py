@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,13 @@ from sqlalchemy import MetaData, Uuid
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase
 
-from core.database.types import PORTABLE_ENUM_OPTIONS, ExactDecimal, JSONType, UTCDateTime
+from core.database.types import (
+    PORTABLE_ENUM_OPTIONS,
+    Duration,
+    ExactDecimal,
+    JSONType,
+    UTCDateTime,
+)
 
 __all__ = ["NAMING_CONVENTION", "TYPE_ANNOTATION_MAP", "Base", "new_metadata"]
 
@@ -29,6 +35,7 @@ NAMING_CONVENTION: dict[str, str] = {
 
 TYPE_ANNOTATION_MAP: dict[Any, Any] = {
     datetime: UTCDateTime(),
+    timedelta: Duration(),
     uuid.UUID: Uuid(),
     Decimal: ExactDecimal(),
     dict[str, Any]: JSONType,

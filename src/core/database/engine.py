@@ -21,6 +21,7 @@ from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 from sqlalchemy.util import await_only, get_cls_kwargs
 from sqlalchemy.util.queue import QueueCommon
 
+from core.database.functions.sqlite_udfs import register_sqlite_functions
 from core.database.driver_errors import connect_or_unavailable, translate_error
 from core.database.pool import FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
@@ -230,6 +231,9 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
         # Autocommit at the driver level: pysqlite's legacy mode would not emit BEGIN
         # before SELECT, DDL or SAVEPOINT, so savepoints would not roll back.
         dbapi_connection.isolation_level = None
+        # The portable SQL functions (core.database.functions), in the driver's own thread.
+        driver = dbapi_connection.driver_connection
+        await_only(driver._execute(lambda: register_sqlite_functions(driver._conn)))
         cursor = dbapi_connection.cursor()
         try:
             for pragma in pragmas:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Numeric
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Interval, Numeric
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 __all__ = [
     "PORTABLE_ENUM_OPTIONS",
     "BigIntPK",
+    "Duration",
     "ExactDecimal",
     "JSONType",
     "UTCDateTime",
@@ -68,6 +69,36 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    class comparator_factory(TypeDecorator.Comparator[datetime]):  # noqa: N801
+        """`ts + timedelta`, `ts - timedelta` and `ts2 - ts1` in SQL, the same on both."""
+
+        def __add__(self, other: Any) -> Any:
+            from core.database.functions.temporal import add_interval, is_duration
+
+            if is_duration(other):
+                return add_interval(self.expr, other)
+            return super().__add__(other)
+
+        def __radd__(self, other: Any) -> Any:
+            return self.__add__(other)
+
+        def __sub__(self, other: Any) -> Any:
+            from core.database.functions.temporal import (
+                add_interval,
+                datetime_diff,
+                is_datetime,
+                is_duration,
+            )
+
+            value = getattr(other, "effective_value", other)  # literal(timedelta, Interval())
+            if isinstance(value, timedelta):
+                return add_interval(self.expr, -value)
+            if is_duration(other):
+                return add_interval(self.expr, -other)
+            if is_datetime(other):
+                return datetime_diff(self.expr, other)
+            return super().__sub__(other)
+
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(_SQLiteUTCText())  # type: ignore[no-untyped-call]
@@ -110,6 +141,41 @@ class UTCDateTime(TypeDecorator[datetime]):
             return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
         return process
+
+
+class Duration(TypeDecorator[timedelta]):
+    """A `timedelta`: INTERVAL on Postgres, whole microseconds (BIGINT) on SQLite.
+
+    SQLAlchemy's own Interval stores a datetime after the epoch on SQLite, which SQL
+    cannot add, subtract or sum; microseconds can be.
+    """
+
+    impl = Interval
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Interval())
+
+    def process_bind_param(self, value: timedelta | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, timedelta):
+            raise TypeError(f"expected a timedelta, got {type(value).__name__}")
+        if dialect.name == "sqlite":
+            return microseconds(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> timedelta | None:
+        if value is None or isinstance(value, timedelta):
+            return value
+        return timedelta(microseconds=int(value))
+
+
+def microseconds(value: timedelta) -> int:
+    """`value` in whole microseconds (exact, unlike total_seconds())."""
+    return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
 
 
 class ExactDecimal(TypeDecorator[Decimal]):

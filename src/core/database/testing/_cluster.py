@@ -91,7 +91,10 @@ def _initdb(
     cmd: list[str | Path] = [bindir / "initdb", "-D", tmp / "data", f"--pwfile={pwfile}"]
     cmd += ["-U", "postgres", "--auth-host=scram-sha-256", "--auth-local=trust"]
     # --no-sync: nothing is worth flushing for a cluster that is deleted afterwards.
-    cmd += ["--encoding=UTF8", "--locale=C", *(["--no-sync"] if fast else [])]
+    # A real-world collation (ICU en-US, as hosted Postgres uses): ordering and case
+    # folding differ from C's, and the suite must see that. ICU needs no OS locale.
+    cmd += ["--encoding=UTF8", "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US"]
+    cmd += ["--no-sync"] if fast else []
     _run(cmd, owner=owner, cwd=tmp)
     pwfile.unlink()
 
