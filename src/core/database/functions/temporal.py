@@ -31,8 +31,14 @@ __all__ = [
 ]
 
 
+def _clause(value: Any) -> Any:
+    # An ORM attribute (Model.column) stands for its column.
+    return value.__clause_element__() if hasattr(value, "__clause_element__") else value
+
+
 def is_duration(value: Any) -> bool:
     """True for a timedelta or an expression of type Duration / Interval."""
+    value = _clause(value)
     if isinstance(value, timedelta):
         return True
     return isinstance(value, ColumnElement) and isinstance(value.type, Duration | Interval)
@@ -40,12 +46,14 @@ def is_duration(value: Any) -> bool:
 
 def is_datetime(value: Any) -> bool:
     """True for a datetime or an expression of a datetime type."""
+    value = _clause(value)
     if isinstance(value, datetime):
         return True
     return isinstance(value, ColumnElement) and isinstance(value.type, UTCDateTime | DateTime)
 
 
 def _duration(value: Any) -> ColumnElement[Any]:
+    value = _clause(value)
     if isinstance(value, timedelta):
         return literal(value, Duration())
     if isinstance(value, BindParameter) and not isinstance(value.type, Duration):
