@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core.database import functions
 from core.database.base import NAMING_CONVENTION, Base, new_metadata
 from core.database.bulk import bulk_insert
 from core.database.database import (
@@ -21,16 +22,28 @@ from core.database.errors import (
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
+    InvalidValueError,
+    LockNotAvailable,
     NotFoundError,
     NotNullViolation,
     ReadOnlyTransactionError,
+    TooManyParameters,
+    TransactionAborted,
     UniqueViolation,
 )
 from core.database.mixins import IntIdMixin, TimestampMixin
 from core.database.raw import execute, fetch_all, fetch_one, fetch_value
 from core.database.retry import run_in_transaction
 from core.database.session import make_sessionmaker, on_commit
-from core.database.types import BigIntPK, ExactDecimal, JSONType, UTCDateTime, portable_enum, utcnow
+from core.database.types import (
+    BigIntPK,
+    Duration,
+    ExactDecimal,
+    JSONType,
+    UTCDateTime,
+    portable_enum,
+    utcnow,
+)
 from core.database.url import mask_url, parse_database_url
 
 if TYPE_CHECKING:
@@ -51,21 +64,27 @@ __all__ = [
     "Database",
     "DatabaseError",
     "DatabaseUnavailableError",
+    "Duration",
     "ExactDecimal",
     "ForeignKeyViolation",
     "IntIdMixin",
     "IntegrityViolation",
+    "InvalidValueError",
     "JSONType",
+    "LockNotAvailable",
     "NotFoundError",
     "NotNullViolation",
     "ReadOnlyTransactionError",
     "ReadSessionDep",
     "SessionDep",
     "TimestampMixin",
+    "TooManyParameters",
+    "TransactionAborted",
     "UTCDateTime",
     "UniqueViolation",
     "bulk_insert",
     "create_engine",
+    "functions",
     "execute",
     "fetch_all",
     "fetch_one",

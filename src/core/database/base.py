@@ -9,15 +9,17 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy import MetaData, Uuid
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase
 
 from core.database.types import (
     PORTABLE_ENUM_OPTIONS,
+    CheckedInteger,
     Duration,
     ExactDecimal,
     JSONType,
+    PortableUuid,
     UTCDateTime,
 )
 
@@ -36,7 +38,8 @@ NAMING_CONVENTION: dict[str, str] = {
 TYPE_ANNOTATION_MAP: dict[Any, Any] = {
     datetime: UTCDateTime(),
     timedelta: Duration(),
-    uuid.UUID: Uuid(),
+    uuid.UUID: PortableUuid(),
+    int: CheckedInteger(),
     Decimal: ExactDecimal(),
     dict[str, Any]: JSONType,
     list[Any]: JSONType,

@@ -17,10 +17,15 @@ from core.database.errors import (
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
+    InvalidValueError,
+    LockNotAvailable,
     NotNullViolation,
     ReadOnlyTransactionError,
+    TooManyParameters,
+    TransactionAborted,
     UniqueViolation,
 )
+from core.database.functions.sqlite_udfs import last_refusal
 
 __all__ = ["connect_or_unavailable", "translate_error", "translate_integrity"]
 
@@ -54,7 +59,18 @@ _PG_DETAIL_VALUES = (
     (re.compile(r"=\(.*\)", re.S), "=(***)"),
     (re.compile(r"contains \(.*\)", re.S), "contains (***)"),
 )
-_PG_ARGUMENT_VALUE = re.compile(r"(invalid input for query argument \$\d+): .*", re.S)
+# Keep asyncpg's reason, the last parenthesised part: "...: 9999999999 (value out of int32 range)".
+_PG_ARGUMENT_VALUE = re.compile(
+    r"(invalid input for query argument \$\d+): .*?((?: \([^()]*\))?)$", re.S
+)
+# Postgres quotes the refused text: 'invalid input syntax for type integer: "12abc"'.
+_PG_QUOTED_VALUE = re.compile(r'(invalid input (?:syntax|value) for [^:"]*): ".*"', re.S)
+_PG_STATEMENT_CLASSES: dict[str, type[InvalidValueError | LockNotAvailable | TransactionAborted]] = {
+    "55P03": LockNotAvailable,
+    "25P02": TransactionAborted,
+}
+_SQLITE_LOCKED = ("database is locked", "database table is locked")
+_PG_TOO_MANY = "the number of query arguments cannot exceed"
 
 
 # A write in a read-only transaction: Postgres' SQLSTATE, SQLite's query_only refusal.
@@ -72,6 +88,9 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
         return translate_integrity(wrapped, context.dialect.name)
     if context.dialect.name == "postgresql":
         _redact_values(original, wrapped)
+    failure = _statement_failure(context)
+    if failure is not None:
+        return failure
     if context.connection is None or context.is_disconnect:
         cause = _root_cause(original)
         # No connection yet and SQLite failed: the file could not be opened (or set up).
@@ -88,6 +107,38 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
                 url=url,
                 connection_invalidated=context.connection is not None and context.is_disconnect,
             )
+    return None
+
+
+def _statement_failure(context: ExceptionContext) -> BaseException | None:
+    """The toolkit class for a refused value, a lock not granted, or an aborted transaction."""
+    original = context.original_exception
+    statement = context.statement
+    if context.sqlalchemy_exception is not None and not isinstance(
+        context.sqlalchemy_exception, sa_exc.DBAPIError
+    ):
+        # Raised while binding: a type's own refusal, or SQLite's int64 OverflowError.
+        if isinstance(original, OverflowError | TypeError | ValueError):
+            return InvalidValueError(str(original), statement=statement, orig=original)
+        return None
+    if isinstance(original, OverflowError):
+        return InvalidValueError(str(original), statement=statement, orig=original)
+    cause = _root_cause(original)
+    message = str(cause)
+    if context.dialect.name == "sqlite":
+        if message in _SQLITE_LOCKED:
+            return LockNotAvailable(message, statement=statement, orig=original)
+        if "user-defined function raised exception" in message:
+            reason = last_refusal() or "a SQL function refused its argument"
+            return InvalidValueError(reason, statement=statement, orig=original)
+        return None
+    state = str(getattr(cause, "sqlstate", "") or "")
+    if _PG_TOO_MANY in message:
+        return TooManyParameters(message, statement=statement, orig=original)
+    if state in _PG_STATEMENT_CLASSES:
+        return _PG_STATEMENT_CLASSES[state](message, statement=statement, orig=original)
+    if state.startswith("22") or "invalid input for query argument" in message:
+        return InvalidValueError(message, statement=statement, orig=original)
     return None
 
 
@@ -173,7 +224,8 @@ def _redact_values(*errors: BaseException | None) -> None:
 
 def _redact_args(error: BaseException) -> None:
     if error.args and isinstance(error.args[0], str):
-        message = _PG_ARGUMENT_VALUE.sub(r"\1: value hidden", error.args[0])
+        message = _PG_ARGUMENT_VALUE.sub(r"\1: value hidden\2", error.args[0])
+        message = _PG_QUOTED_VALUE.sub(r"\1: ***", message)
         # psycopg's message carries the DETAIL line too (its `diag` is read-only).
         for pattern, replacement in _PG_DETAIL_VALUES:
             message = pattern.sub(replacement, message)

@@ -5,6 +5,11 @@
     ├── DatabaseUnavailableError      server unreachable, refused or timed out
     ├── NotFoundError                 a repository found no row for the key (also a LookupError)
     ├── ReadOnlyTransactionError      a read-only unit of work tried to write
+    ├── InvalidValueError             a value does not fit its column or cast: wrong type, out of
+    │                                 range, bad text for a number (also a DBAPIError, ValueError)
+    ├── LockNotAvailable              a lock was not granted: NOWAIT, lock_timeout, SQLite busy
+    ├── TooManyParameters             more than 32,767 bound values in one statement
+    ├── TransactionAborted            a statement after a failed one, before the rollback
     └── IntegrityViolation            also a sqlalchemy.exc.IntegrityError (old handlers match)
         ├── UniqueViolation
         ├── ForeignKeyViolation
@@ -28,9 +33,13 @@ __all__ = [
     "DatabaseUnavailableError",
     "ForeignKeyViolation",
     "IntegrityViolation",
+    "InvalidValueError",
+    "LockNotAvailable",
     "NotFoundError",
     "NotNullViolation",
     "ReadOnlyTransactionError",
+    "TooManyParameters",
+    "TransactionAborted",
     "UniqueViolation",
 ]
 
@@ -74,6 +83,38 @@ class ReadOnlyTransactionError(DatabaseError):
 
     def __init__(self, message: str = "cannot write in a read-only transaction") -> None:
         super().__init__(message)
+class _StatementFailure(DatabaseError, sa_exc.DBAPIError):
+    """A statement the database (or the toolkit, for the same reason) refused.
+
+    Also a DBAPIError, so handlers written for SQLAlchemy's errors still match. The
+    message is the reason; bound values are never in it.
+    """
+
+    def __init__(
+        self, reason: str, *, statement: str | None = None, orig: BaseException | None = None
+    ) -> None:
+        original = orig if orig is not None else Exception(reason)
+        sa_exc.DBAPIError.__init__(self, statement, None, original, hide_parameters=True)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class InvalidValueError(_StatementFailure, ValueError):
+    """A value that does not fit: wrong Python type, out of the column's range, bad number text."""
+
+
+class LockNotAvailable(_StatementFailure):
+    """A row or table lock was not granted in time (FOR UPDATE NOWAIT, lock_timeout, busy)."""
+
+
+class TooManyParameters(_StatementFailure):
+    """A statement binds more values than Postgres accepts (32,767): chunk the list."""
+
+
+class TransactionAborted(_StatementFailure):
+    """A statement ran after a failed one in the same transaction: roll back first."""
 
 
 class IntegrityViolation(DatabaseError, sa_exc.IntegrityError):

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Interval, Numeric
+import uuid
+
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Interval, Numeric, Uuid
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
@@ -17,9 +19,11 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 __all__ = [
     "PORTABLE_ENUM_OPTIONS",
     "BigIntPK",
+    "CheckedInteger",
     "Duration",
     "ExactDecimal",
     "JSONType",
+    "PortableUuid",
     "UTCDateTime",
     "portable_enum",
     "utcnow",
@@ -141,6 +145,53 @@ class UTCDateTime(TypeDecorator[datetime]):
             return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
         return process
+
+
+class CheckedInteger(TypeDecorator[int]):
+    """INTEGER (32-bit) that refuses what Postgres refuses, on SQLite too.
+
+    SQLite stores 'abc' or 2**40 in an INTEGER column and compares `col == "5"`;
+    here a non-integer or an out-of-range value is an InvalidValueError on both.
+    """
+
+    impl = Integer
+    cache_ok = True
+    bits = 32
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, int):
+            raise TypeError(f"expected an int for an integer column, got {type(value).__name__}")
+        limit = 2 ** (self.bits - 1)
+        if not -limit <= value < limit:
+            raise ValueError(f"value out of int{self.bits} range")
+        return int(value)
+
+
+class CheckedBigInteger(CheckedInteger):
+    """BIGINT (64-bit) that refuses non-integers and out-of-range values on both."""
+
+    impl = BigInteger
+    cache_ok = True
+    bits = 64
+
+
+class PortableUuid(TypeDecorator[uuid.UUID]):
+    """UUID (native on Postgres) that also takes its text form, on SQLite too."""
+
+    impl = Uuid
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> uuid.UUID | None:
+        if value is None or isinstance(value, uuid.UUID):
+            return value
+        if isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                raise ValueError("invalid UUID text") from None
+        raise TypeError(f"expected a UUID, got {type(value).__name__}")
 
 
 class Duration(TypeDecorator[timedelta]):

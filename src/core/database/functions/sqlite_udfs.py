@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import deque
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["register_sqlite_functions", "regex_flags"]
+__all__ = ["last_refusal", "register_sqlite_functions", "regex_flags"]
 
 # Postgres embedded options that Python's re can honour the same way.
 _FLAG_BITS = {"i": re.IGNORECASE, "c": 0, "g": 0}
@@ -193,8 +194,28 @@ _SCALARS: tuple[tuple[str, int, Any], ...] = (
 )
 
 
+# sqlite3 reports only "user-defined function raised exception": keep the reason.
+_refusals: deque[str] = deque(maxlen=1)
+
+
+def last_refusal() -> str | None:
+    """The reason the last toolkit function on SQLite refused its input (best effort)."""
+    return _refusals.pop() if _refusals else None
+
+
+def _reporting(function: Any) -> Any:
+    def call(*args: Any) -> Any:
+        try:
+            return function(*args)
+        except (ValueError, TypeError, KeyError) as exc:
+            _refusals.append(str(exc))
+            raise
+
+    return call
+
+
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     """Register the toolkit's functions on one sqlite3 connection (in its own thread)."""
     for name, arity, function in _SCALARS:
-        connection.create_function(name, arity, function, deterministic=True)
+        connection.create_function(name, arity, _reporting(function), deterministic=True)
     connection.create_aggregate("core_string_agg", 4, _OrderedStringAgg)
