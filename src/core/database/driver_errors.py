@@ -27,7 +27,16 @@ from core.database.errors import (
 )
 from core.database.functions.sqlite_udfs import last_refusal
 
-__all__ = ["connect_or_unavailable", "translate_error", "translate_integrity"]
+__all__ = [
+    "connect_or_unavailable",
+    "refuse_too_many_parameters",
+    "sqlite_begin_failure",
+    "translate_error",
+    "translate_integrity",
+]
+
+# Postgres' protocol carries at most 32,767 parameters; SQLite is held to the same.
+MAX_PARAMETERS = 32_767
 
 # Postgres SQLSTATE codes (asyncpg and psycopg expose them as `sqlstate`).
 _PG_CLASSES: dict[str, type[IntegrityViolation]] = {
@@ -132,7 +141,8 @@ def _statement_failure(context: ExceptionContext) -> BaseException | None:
             reason = last_refusal() or "a SQL function refused its argument"
             return InvalidValueError(reason, statement=statement, orig=original)
         return None
-    state = str(getattr(cause, "sqlstate", "") or "")
+    state = _sqlstate(original)
+    message = str(original) if original is not None else message  # the driver's own words
     if _PG_TOO_MANY in message:
         return TooManyParameters(message, statement=statement, orig=original)
     if state in _PG_STATEMENT_CLASSES:
@@ -140,6 +150,30 @@ def _statement_failure(context: ExceptionContext) -> BaseException | None:
     if state.startswith("22") or "invalid input for query argument" in message:
         return InvalidValueError(message, statement=statement, orig=original)
     return None
+
+
+def refuse_too_many_parameters(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+) -> None:
+    """`before_cursor_execute` hook: more bound values than Postgres takes fail on both."""
+    row = parameters
+    if executemany and parameters and isinstance(parameters[0], list | tuple | dict):
+        row = parameters[0]
+    if isinstance(row, list | tuple | dict) and len(row) > MAX_PARAMETERS:
+        raise TooManyParameters(
+            f"{len(row)} bound values in one statement (at most {MAX_PARAMETERS}): "
+            "split the list into chunks",
+            statement=statement,
+        )
+
+
+def sqlite_begin_failure(statement: str, error: Exception, dialect: Any) -> Exception:
+    """The error for a BEGIN that SQLite refused: LockNotAvailable when another writer holds it."""
+    if str(error) in _SQLITE_LOCKED:
+        return LockNotAvailable(str(error), statement=statement, orig=error)
+    return sa_exc.DBAPIError.instance(
+        statement, None, error, Exception, hide_parameters=True, dialect=dialect
+    )
 
 
 def connect_or_unavailable(masked_url: str) -> Callable[..., Any]:
@@ -254,6 +288,16 @@ def _is_read_only_refusal(error: BaseException | None) -> bool:
     if str(getattr(cause, "sqlstate", "") or "") == _PG_READ_ONLY_SQLSTATE:
         return True
     return isinstance(cause, sqlite3.Error) and _SQLITE_READ_ONLY in str(cause)
+def _sqlstate(error: BaseException | None) -> str:
+    # asyncpg's argument errors have an OverflowError as their root: look along the chain.
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        state = getattr(error, "sqlstate", None)
+        if state:
+            return str(state)
+        error = error.__cause__
+    return ""
 
 
 def _pg_unavailable(error: Any) -> bool:
