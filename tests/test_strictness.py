@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import BigInteger, Integer, cast, literal, select, text
+from sqlalchemy import Integer, bindparam, cast, literal, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,8 +85,8 @@ async def test_cast_refusal_keeps_the_reason(db_session: AsyncSession, bad: str)
 
 @pytest.mark.postgres_only(reason="asyncpg's own argument check; SQLite has no int32 parameter")
 async def test_asyncpg_reason_kept_value_hidden(db_session: AsyncSession) -> None:
-    # $1 is an int4 (the column's type): asyncpg refuses the value before sending it.
-    statement = text("SELECT id FROM parity_counters WHERE value = :n").bindparams(n=2**40)
+    # A plain Integer parameter is an int4: asyncpg refuses the value before sending it.
+    statement = text("SELECT :n").bindparams(bindparam("n", 2**40, type_=Integer()))
     with pytest.raises(InvalidValueError, match=r"value hidden \(value out of int32 range\)") as caught:
         await db_session.scalar(statement)
     assert str(2**40) not in str(caught.value)
