@@ -44,6 +44,7 @@ from core.database.types import (
     portable_enum,
     utcnow,
 )
+from core.database.upsert import insert_or_ignore, upsert
 from core.database.url import mask_url, parse_database_url
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ __all__ = [
     "get_database",
     "get_read_session",
     "get_session",
+    "insert_or_ignore",
     "install_error_handlers",
     "make_sessionmaker",
     "mask_url",
@@ -103,6 +105,7 @@ __all__ = [
     "run_in_transaction",
     "set_database",
     "transaction",
+    "upsert",
     "utcnow",
 ]
 
