@@ -34,6 +34,7 @@ from core.database.errors import (
 from core.database.mixins import IntIdMixin, TimestampMixin
 from core.database.raw import execute, fetch_all, fetch_one, fetch_value
 from core.database.retry import run_in_transaction
+from core.database.sequences import sync_sequences
 from core.database.session import make_sessionmaker, on_commit
 from core.database.types import (
     BigIntPK,
@@ -104,6 +105,7 @@ __all__ = [
     "read_transaction",
     "run_in_transaction",
     "set_database",
+    "sync_sequences",
     "transaction",
     "upsert",
     "utcnow",
