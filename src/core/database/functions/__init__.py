@@ -17,6 +17,7 @@ use them. Importing the toolkit also makes SQLAlchemy's generic `func.round`,
 from __future__ import annotations
 
 from core.database.functions import sqlalchemy_hooks  # noqa: F401  (its compile hooks)
+from core.database.functions.json import json_contains
 from core.database.functions.portable import (
     avg,
     concat,
@@ -52,6 +53,7 @@ __all__ = [
     "datetime_diff",
     "greatest",
     "group_concat",
+    "json_contains",
     "least",
     "left",
     "local_time",

@@ -76,9 +76,28 @@ def _cast_sqlite(element: Cast[Any], compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.visit_cast(element, **kw)
 
 
+_TEXT_SEARCH = (
+    operators.contains_op,
+    operators.not_contains_op,
+    operators.like_op,
+    operators.not_like_op,
+    operators.startswith_op,
+    operators.endswith_op,
+)
+
+
+def _refuse_text_search_in_json(element: BinaryExpression[Any]) -> None:
+    if element.operator in _TEXT_SEARCH and isinstance(element.left.type, sqltypes.JSON):
+        raise sa_exc.CompileError(
+            "contains()/like() on a JSON column searches its text: "
+            "use functions.json_contains(column, {...})"
+        )
+
+
 @compiles(BinaryExpression, "sqlite")
 def _binary_sqlite(element: BinaryExpression[Any], compiler: SQLCompiler, **kw: Any) -> str:
     operator = element.operator
+    _refuse_text_search_in_json(element)
     if operator in (operators.regexp_match_op, operators.not_regexp_match_op):
         flags = element.modifiers.get("flags")
         regex_flags(flags)  # refuse what cannot mean the same
@@ -99,6 +118,7 @@ def _binary_sqlite(element: BinaryExpression[Any], compiler: SQLCompiler, **kw: 
 @compiles(BinaryExpression, "postgresql")
 def _binary_postgres(element: BinaryExpression[Any], compiler: SQLCompiler, **kw: Any) -> str:
     operator = element.operator
+    _refuse_text_search_in_json(element)
     if operator in (
         operators.regexp_match_op,
         operators.not_regexp_match_op,

@@ -6,6 +6,7 @@ portable functions in this package compile to them on SQLite.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections import deque
@@ -148,6 +149,34 @@ def _strict_integer(value: Any) -> int | None:
         raise ValueError("invalid input syntax for type integer") from None
 
 
+def _contains(document: Any, fragment: Any, top: bool = True) -> bool:
+    # Postgres' jsonb @>: objects by key, arrays by element (any order), scalars by value;
+    # at the top level only, an array also contains a bare scalar.
+    if isinstance(fragment, dict):
+        return isinstance(document, dict) and all(
+            key in document and _contains(document[key], value, False)
+            for key, value in fragment.items()
+        )
+    if isinstance(fragment, list):
+        return isinstance(document, list) and all(
+            any(_contains(item, wanted, False) for item in document) for wanted in fragment
+        )
+    if isinstance(document, list) and top:
+        return any(_same_scalar(item, fragment) for item in document)
+    return _same_scalar(document, fragment)
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    # JSON true is not 1: compare type as well as value.
+    return isinstance(a, bool) == isinstance(b, bool) and not isinstance(a, dict | list) and a == b
+
+
+def _json_contains(document: str | None, fragment: str | None) -> int | None:
+    if document is None or fragment is None:
+        return None
+    return int(_contains(json.loads(document), json.loads(fragment)))
+
+
 class _OrderedStringAgg:
     """string_agg(value, separator, sort key, descending): ORDER BY inside the aggregate."""
 
@@ -189,6 +218,7 @@ _SCALARS: tuple[tuple[str, int, Any], ...] = (
     ("core_iso_week", 1, _iso_week),
     ("core_to_date", 1, _to_date),
     ("core_strict_integer", 1, _strict_integer),
+    ("core_json_contains", 2, _json_contains),
     ("core_lower", 1, lambda v: None if v is None else str(v).lower()),
     ("core_upper", 1, lambda v: None if v is None else str(v).upper()),
 )
