@@ -86,7 +86,6 @@ __all__ = [
     "UniqueViolation",
     "bulk_insert",
     "create_engine",
-    "functions",
     "execute",
     "fetch_all",
     "fetch_one",

@@ -34,7 +34,9 @@ def install_abort_tracking(engine: AsyncEngine) -> None:
     @event.listens_for(sync, "handle_error")
     def _mark(context: ExceptionContext) -> None:
         connection = context.connection
-        if connection is None or context.is_disconnect or not connection.in_transaction():
+        if connection is None or context.is_disconnect or connection.invalidated:
+            return
+        if not connection.in_transaction():
             return
         if not isinstance(context.sqlalchemy_exception, sa_exc.DBAPIError):
             return  # refused while binding: nothing reached the database
@@ -45,14 +47,15 @@ def install_abort_tracking(engine: AsyncEngine) -> None:
         connection.info[_KEY] = True
 
     def _clear(connection: Connection, *_args: Any) -> None:
-        connection.info.pop(_KEY, None)
+        if not connection.invalidated:  # .info would try to reconnect
+            connection.info.pop(_KEY, None)
 
     for name in ("begin", "rollback", "rollback_savepoint"):
         event.listen(sync, name, _clear)
 
     @event.listens_for(sync, "commit")
     def _refuse_commit(connection: Connection) -> None:
-        if connection.info.pop(_KEY, None):
+        if not connection.invalidated and connection.info.pop(_KEY, None):
             # End it in the driver now, as Postgres would; SQLAlchemy's own rollback
             # that follows the error then finds nothing left to undo.
             connection.connection.dbapi_connection.rollback()  # type: ignore[union-attr]

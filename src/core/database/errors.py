@@ -105,7 +105,7 @@ class InvalidValueError(_StatementFailure, ValueError):
     """A value that does not fit: wrong Python type, out of the column's range, bad number text."""
 
 
-class LockNotAvailable(_StatementFailure):
+class LockNotAvailable(_StatementFailure, sa_exc.OperationalError):
     """A row or table lock was not granted in time (FOR UPDATE NOWAIT, lock_timeout, busy)."""
 
 
