@@ -105,6 +105,9 @@ def _binary_sqlite(element: BinaryExpression[Any], compiler: SQLCompiler, **kw: 
         flag_sql = compiler.render_literal_value(flags or "", sqltypes.STRINGTYPE)
         call = f"core_regexp({right}, {left}, {flag_sql})"
         return call if operator is operators.regexp_match_op else f"NOT {call}"
+    if operator is operators.collate and getattr(element.right, "collation", None) == "C":
+        # Postgres' "C" is code-point order, which is SQLite's own BINARY (UTF-8 bytes).
+        return f"{compiler.process(element.left, **kw)} COLLATE BINARY"
     if operator is operators.regexp_replace_op:
         flags = element.modifiers.get("flags")
         regex_flags(flags)

@@ -249,3 +249,9 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     for name, arity, function in _SCALARS:
         connection.create_function(name, arity, _reporting(function), deterministic=True)
     connection.create_aggregate("core_string_agg", 4, _OrderedStringAgg)
+    # Postgres' "C" collation by name, for columns declared String(collation="C").
+    connection.create_collation("C", _code_point_order)
+
+
+def _code_point_order(a: str, b: str) -> int:
+    return (a > b) - (a < b)
