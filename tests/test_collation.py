@@ -71,4 +71,3 @@ async def test_postgres_en_us_order_differs(db_session: AsyncSession) -> None:
     assert (await db_session.scalars(lowered)).all() != sorted(
         WORDS, key=lambda word: (word.lower(), word)
     )
-

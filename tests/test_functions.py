@@ -29,7 +29,9 @@ async def _rows(session: AsyncSession) -> None:
     session.add_all(
         [
             Measure(label="pear", small=1, big=2**40, ratio=0.5, money=Decimal("1.00"), flag=True),
-            Measure(label="Apple", small=2, big=2**40, ratio=1.5, money=Decimal("2.00"), flag=False),
+            Measure(
+                label="Apple", small=2, big=2**40, ratio=1.5, money=Decimal("2.00"), flag=False
+            ),
             Measure(label="fig", small=2, big=1, ratio=2.5, money=Decimal("2.00"), flag=True),
             Measure(label=None, small=None, big=None, ratio=None, money=None, flag=None),
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
 import pytest
 from sqlalchemy import Date, Integer, Interval, cast, extract, func, literal, select
 from sqlalchemy.engine import URL
@@ -56,7 +57,10 @@ async def test_datetime_difference(db_session: AsyncSession) -> None:
     await _timed(db_session)
     rows = await db_session.scalars(select(Measure.later - Measure.at).order_by(Measure.id))
     assert rows.all() == [timedelta(days=1, hours=2), timedelta(0)]
-    same(await value(db_session, pf.datetime_diff(AT, AT - timedelta(seconds=3))), timedelta(seconds=3))
+    same(
+        await value(db_session, pf.datetime_diff(AT, AT - timedelta(seconds=3))),
+        timedelta(seconds=3),
+    )
 
 
 @pytest.mark.parity("sum() and avg() of durations")
@@ -126,7 +130,9 @@ async def test_aggregate_result_types(db_session: AsyncSession) -> None:
 
 
 @pytest.mark.parity("integer / integer")
-@pytest.mark.parametrize(("a", "b", "expected"), [(5, 2, "2.5"), (1, 3, "0.3333333333"), (6, 3, "2")])
+@pytest.mark.parametrize(
+    ("a", "b", "expected"), [(5, 2, "2.5"), (1, 3, "0.3333333333"), (6, 3, "2")]
+)
 async def test_integer_division(db_session: AsyncSession, a: int, b: int, expected: str) -> None:
     quotient = await value(db_session, literal(a, Integer()) / literal(b, Integer()))
     assert isinstance(quotient, Decimal)
@@ -153,7 +159,9 @@ async def test_sessions_run_in_utc(
     try:
         async with admin.connect() as connection:
             name = admin.dialect.identifier_preparer.quote(url.database or "")
-            await connection.exec_driver_sql(f"ALTER DATABASE {name} SET timezone = 'Europe/Berlin'")
+            await connection.exec_driver_sql(
+                f"ALTER DATABASE {name} SET timezone = 'Europe/Berlin'"
+            )
     finally:
         await admin.dispose()
     engine = create_engine(url)
@@ -166,4 +174,3 @@ async def test_sessions_run_in_utc(
     finally:
         await engine.dispose()
     assert (hour, day, zone) == (23, date(2024, 3, 30), "UTC")
-

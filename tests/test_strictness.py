@@ -87,7 +87,9 @@ async def test_cast_refusal_keeps_the_reason(db_session: AsyncSession, bad: str)
 async def test_asyncpg_reason_kept_value_hidden(db_session: AsyncSession) -> None:
     # A plain Integer parameter is an int4: asyncpg refuses the value before sending it.
     statement = text("SELECT :n").bindparams(bindparam("n", 2**40, type_=Integer()))
-    with pytest.raises(InvalidValueError, match=r"value hidden \(value out of int32 range\)") as caught:
+    with pytest.raises(
+        InvalidValueError, match=r"value hidden \(value out of int32 range\)"
+    ) as caught:
         await db_session.scalar(statement)
     assert str(2**40) not in str(caught.value)
     await db_session.rollback()

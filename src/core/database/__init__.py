@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.database import functions
+from core.database import functions  # noqa: F401  (core.database.functions, imported for its hooks)
 from core.database.base import NAMING_CONVENTION, Base, new_metadata
 from core.database.bulk import bulk_insert
 from core.database.database import (

@@ -74,7 +74,9 @@ _PG_ARGUMENT_VALUE = re.compile(
 )
 # Postgres quotes the refused text: 'invalid input syntax for type integer: "12abc"'.
 _PG_QUOTED_VALUE = re.compile(r'(invalid input (?:syntax|value) for [^:"]*): ".*"', re.S)
-_PG_STATEMENT_CLASSES: dict[str, type[InvalidValueError | LockNotAvailable | TransactionAborted]] = {
+_PG_STATEMENT_CLASSES: dict[
+    str, type[InvalidValueError | LockNotAvailable | TransactionAborted]
+] = {
     "55P03": LockNotAvailable,
     "25P02": TransactionAborted,
 }

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
-import uuid
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Interval, Numeric, Uuid
 from sqlalchemy import Enum as SAEnum
@@ -73,7 +72,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    class comparator_factory(TypeDecorator.Comparator[datetime]):  # noqa: N801
+    class comparator_factory(TypeDecorator.Comparator[datetime]):
         """`ts + timedelta`, `ts - timedelta` and `ts2 - ts1` in SQL, the same on both."""
 
         def __add__(self, other: Any) -> Any:

@@ -46,10 +46,10 @@ async def upsert(
     given = [name for name in rows[0] if name not in keys]
     changes = {name: statement.excluded[name] for name in (update if update is not None else given)}
     for column in sa_inspect(model).local_table.columns:
-        if column.onupdate is not None and column.key not in changes and column.key not in keys:
+        bumped = column.onupdate is not None and column.default is not None
+        if bumped and column.key not in changes and column.key not in keys:
             # The value the INSERT would have written (its default): "now" for updated_at.
-            if column.default is not None:
-                changes[column.key] = statement.excluded[column.key]
+            changes[column.key] = statement.excluded[column.key]
     if not changes:
         return await insert_or_ignore(session, model, rows, conflict=keys)
     statement = statement.on_conflict_do_update(index_elements=list(keys), set_=changes)

@@ -29,7 +29,7 @@ from core.database.functions.portable import (
     lower,
     mod,
     right,
-    round,  # noqa: A004
+    round,
     string_agg,
     substr,
     upper,

@@ -14,7 +14,7 @@ from sqlalchemy.sql.functions import FunctionElement
 __all__ = ["json_contains"]
 
 
-class json_contains(FunctionElement[bool]):  # noqa: N801 (SQL function names are lower case)
+class json_contains(FunctionElement[bool]):
     """True where the JSON `column` contains `fragment` (keys, array elements, values).
 
     `col.contains({...})` on a JSON column is refused on both backends: SQLAlchemy

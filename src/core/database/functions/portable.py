@@ -57,13 +57,13 @@ def _concat_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return f"({joined})"
 
 
-class greatest(ReturnTypeFromArgs[Any]):  # noqa: N801 (SQL function names are lower case)
+class greatest(ReturnTypeFromArgs[Any]):
     """The largest non-NULL argument; NULL only when all are NULL (Postgres' rule)."""
 
     inherit_cache = True
 
 
-class least(ReturnTypeFromArgs[Any]):  # noqa: N801
+class least(ReturnTypeFromArgs[Any]):
     """The smallest non-NULL argument; NULL only when all are NULL."""
 
     inherit_cache = True
@@ -85,7 +85,7 @@ def _extreme_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{extreme}({', '.join(picks)})"
 
 
-class substr(ReturnTypeFromArgs[Any]):  # noqa: N801
+class substr(ReturnTypeFromArgs[Any]):
     """`substr(s, start[, length])` counting from 1; a start below 1 does not count from the end.
 
     SQLite's own counts a negative start from the end (`substr('abcdef', -3)` is
@@ -95,13 +95,13 @@ class substr(ReturnTypeFromArgs[Any]):  # noqa: N801
     inherit_cache = True
 
 
-class left(ReturnTypeFromArgs[Any]):  # noqa: N801
+class left(ReturnTypeFromArgs[Any]):
     """The first n characters; a negative n drops that many from the end."""
 
     inherit_cache = True
 
 
-class right(ReturnTypeFromArgs[Any]):  # noqa: N801
+class right(ReturnTypeFromArgs[Any]):
     """The last n characters; a negative n drops that many from the start."""
 
     inherit_cache = True
@@ -114,14 +114,16 @@ def _python_text_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return _call(f"core_{element.name}", element, compiler, **kw)
 
 
-class lower(ReturnTypeFromArgs[Any]):  # noqa: N801
+class lower(ReturnTypeFromArgs[Any]):
     """Lower case of any letter (SQLite's own lower() folds ASCII only)."""
 
     inherit_cache = True
-    identifier = name = "core_lower"  # func.lower stays SQLite's own: indexes on it keep working elsewhere
+    identifier = name = (
+        "core_lower"  # func.lower stays SQLite's own: indexes on it keep working elsewhere
+    )
 
 
-class upper(ReturnTypeFromArgs[Any]):  # noqa: N801
+class upper(ReturnTypeFromArgs[Any]):
     """Upper case of any letter (SQLite's own upper() folds ASCII only)."""
 
     inherit_cache = True
@@ -134,7 +136,7 @@ def _case_postgres(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return _call(element.name.removeprefix("core_"), element, compiler, **kw)
 
 
-class round(GenericFunction[Any]):  # noqa: A001, N801
+class round(GenericFunction[Any]):
     """`round(x[, places])` half away from zero on both; the result keeps x's Python type.
 
     Postgres rounds a float half to even (`round(2.5)` is 2) and NUMERIC half away
@@ -161,7 +163,7 @@ def _round_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return _call("core_round", element, compiler, **kw)
 
 
-class mod(GenericFunction[Any]):  # noqa: N801
+class mod(GenericFunction[Any]):
     """The remainder, with the dividend's sign; an int for integers (SQLite's mod() is REAL)."""
 
     inherit_cache = True
@@ -172,7 +174,7 @@ class mod(GenericFunction[Any]):  # noqa: N801
         super().__init__(dividend, divisor, **kw)
 
 
-class avg(GenericFunction[Any]):  # noqa: N801
+class avg(GenericFunction[Any]):
     """The mean: a float for integer and float columns, a Decimal for decimal columns."""
 
     inherit_cache = True
@@ -184,7 +186,7 @@ class avg(GenericFunction[Any]):  # noqa: N801
         super().__init__(value, **kw)
 
 
-class string_agg(GenericFunction[str]):  # noqa: N801
+class string_agg(GenericFunction[str]):
     """Join the non-NULL values with `separator`, in `order_by` order (ascending or `.desc()`)."""
 
     type = String()
@@ -199,7 +201,7 @@ class string_agg(GenericFunction[str]):  # noqa: N801
         super().__init__(value, separator, key, literal(int(descending), Integer()), **kw)
 
 
-class group_concat(string_agg):  # noqa: N801
+class group_concat(string_agg):
     """SQLite's name for `string_agg`; the same function on both backends."""
 
     inherit_cache = True
@@ -207,7 +209,7 @@ class group_concat(string_agg):  # noqa: N801
 
 @compiles(string_agg, "sqlite")
 def _string_agg_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
-    value, separator, key, descending = list(element.clauses)
+    value, separator, key, _descending = list(element.clauses)
     if _is_null(key):
         return f"group_concat({compiler.process(value, **kw)}, {compiler.process(separator, **kw)})"
     return _call("core_string_agg", element, compiler, **kw)

@@ -54,7 +54,9 @@ class DecimalResult(TypeDecorator[Decimal]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         # asdecimal=False on SQLite: a REAL arrives as the float it is, not Decimal(repr).
-        return dialect.type_descriptor(Numeric(asdecimal=dialect.name != "sqlite"))
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Numeric(asdecimal=False))
+        return dialect.type_descriptor(Numeric(asdecimal=True))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

@@ -14,7 +14,6 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import functions as sa_functions
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BinaryExpression, Cast, Extract
 
 from core.database.functions.sqlite_udfs import regex_flags
@@ -30,14 +29,14 @@ def _affinity(clause: Any) -> Any:
 
 
 @compiles(sa_functions.sum)
-def _sum(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+def _sum(element: Any, compiler: Any, **kw: Any) -> str:
     (argument,) = element.clauses.clauses or (None,)
     if argument is not None and isinstance(argument.type, sqltypes.Boolean):
         # Postgres has no sum(boolean); SQLite's would come back as True.
         raise sa_exc.CompileError(
             "sum() of a boolean is not portable: use functions.count_true(condition)"
         )
-    sql = compiler.visit_function(element, **kw)
+    sql = str(compiler.visit_function(element, **kw))
     if compiler.dialect.name == "postgresql" and _affinity(element) is sqltypes.Integer:
         # Postgres sums BIGINT into NUMERIC (a Decimal); SQLite into an integer.
         return f"CAST({sql} AS BIGINT)"
@@ -45,35 +44,35 @@ def _sum(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 @compiles(Extract, "postgresql")
-def _extract_postgres(element: Extract, compiler: SQLCompiler, **kw: Any) -> str:
+def _extract_postgres(element: Extract, compiler: Any, **kw: Any) -> str:
     field = element.field.lower()
     if field not in _INTEGER_FIELDS | {"week"}:
         raise sa_exc.CompileError(f"extract({field!r}) is not portable")
-    sql = compiler.visit_extract(element, **kw)
+    sql = str(compiler.visit_extract(element, **kw))
     # Whole numbers, truncated, as SQLite's strftime gives them.
     return f"CAST(floor({sql}) AS INTEGER)"
 
 
 @compiles(Extract, "sqlite")
-def _extract_sqlite(element: Extract, compiler: SQLCompiler, **kw: Any) -> str:
+def _extract_sqlite(element: Extract, compiler: Any, **kw: Any) -> str:
     field = element.field.lower()
     if field == "week":
         # strftime('%W') counts weeks from the first Monday; Postgres' week is ISO 8601's.
         return f"core_iso_week({compiler.process(element.expr, **kw)})"
     if field not in _INTEGER_FIELDS:
         raise sa_exc.CompileError(f"extract({field!r}) is not portable")
-    return compiler.visit_extract(element, **kw)
+    return str(compiler.visit_extract(element, **kw))
 
 
 @compiles(Cast, "sqlite")
-def _cast_sqlite(element: Cast[Any], compiler: SQLCompiler, **kw: Any) -> str:
+def _cast_sqlite(element: Cast[Any], compiler: Any, **kw: Any) -> str:
     target, source = _affinity(element), _affinity(element.clause)
     inner = compiler.process(element.clause, **kw)
     if target is sqltypes.Date and source in (sqltypes.DateTime, sqltypes.String):
         return f"date({inner})"  # CAST(text AS DATE) gives the year as a number
     if target is sqltypes.Integer and source in (sqltypes.String, sqltypes.NullType):
         return f"core_strict_integer({inner})"  # CAST('12abc' AS INTEGER) is 12, not an error
-    return compiler.visit_cast(element, **kw)
+    return str(compiler.visit_cast(element, **kw))
 
 
 _TEXT_SEARCH = (
@@ -95,7 +94,7 @@ def _refuse_text_search_in_json(element: BinaryExpression[Any]) -> None:
 
 
 @compiles(BinaryExpression, "sqlite")
-def _binary_sqlite(element: BinaryExpression[Any], compiler: SQLCompiler, **kw: Any) -> str:
+def _binary_sqlite(element: BinaryExpression[Any], compiler: Any, **kw: Any) -> str:
     operator = element.operator
     _refuse_text_search_in_json(element)
     if operator in (operators.regexp_match_op, operators.not_regexp_match_op):
@@ -115,11 +114,11 @@ def _binary_sqlite(element: BinaryExpression[Any], compiler: SQLCompiler, **kw: 
         pattern_replacement = compiler.process(element.right, **kw)
         flag_sql = compiler.render_literal_value(flags or "", sqltypes.STRINGTYPE)
         return f"core_regexp_replace({left}, {pattern_replacement}, {flag_sql})"
-    return compiler.visit_binary(element, **kw)
+    return str(compiler.visit_binary(element, **kw))
 
 
 @compiles(BinaryExpression, "postgresql")
-def _binary_postgres(element: BinaryExpression[Any], compiler: SQLCompiler, **kw: Any) -> str:
+def _binary_postgres(element: BinaryExpression[Any], compiler: Any, **kw: Any) -> str:
     operator = element.operator
     _refuse_text_search_in_json(element)
     if operator in (
@@ -138,4 +137,4 @@ def _binary_postgres(element: BinaryExpression[Any], compiler: SQLCompiler, **kw
         left = compiler.process(element.left, **kw)
         right = compiler.process(element.right, **kw)
         return f"(CAST({left} AS DOUBLE PRECISION) / {right})"
-    return compiler.visit_binary(element, **kw)
+    return str(compiler.visit_binary(element, **kw))

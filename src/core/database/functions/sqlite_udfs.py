@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["last_refusal", "register_sqlite_functions", "regex_flags"]
+__all__ = ["last_refusal", "regex_flags", "register_sqlite_functions"]
 
 # Postgres embedded options that Python's re can honour the same way.
 _FLAG_BITS = {"i": re.IGNORECASE, "c": 0, "g": 0}
@@ -248,7 +248,8 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     """Register the toolkit's functions on one sqlite3 connection (in its own thread)."""
     for name, arity, function in _SCALARS:
         connection.create_function(name, arity, _reporting(function), deterministic=True)
-    connection.create_aggregate("core_string_agg", 4, _OrderedStringAgg)
+    # typeshed describes a one-argument step(); sqlite3 passes all four.
+    connection.create_aggregate("core_string_agg", 4, _OrderedStringAgg)  # type: ignore[arg-type]
     # Postgres' "C" collation by name, for columns declared String(collation="C").
     connection.create_collation("C", _code_point_order)
 

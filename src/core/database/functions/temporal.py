@@ -67,10 +67,11 @@ def _duration(value: Any) -> ColumnElement[Any]:
 def _moment(value: Any) -> ColumnElement[Any]:
     if isinstance(value, datetime):
         return literal(value, UTCDateTime())
-    return coercions.expect(roles.ExpressionElementRole, value)
+    element: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, value)
+    return element
 
 
-class add_interval(FunctionElement[datetime]):  # noqa: N801 (SQL function names are lower case)
+class add_interval(FunctionElement[datetime]):
     """`moment + duration` as an aware UTC datetime (`ts + timedelta(...)` builds this)."""
 
     type = UTCDateTime()
@@ -80,7 +81,7 @@ class add_interval(FunctionElement[datetime]):  # noqa: N801 (SQL function names
         super().__init__(_moment(moment), _duration(duration))
 
 
-class datetime_diff(FunctionElement[timedelta]):  # noqa: N801
+class datetime_diff(FunctionElement[timedelta]):
     """`later - earlier` as a timedelta (`ts2 - ts1` builds this)."""
 
     type = Duration()
@@ -90,7 +91,7 @@ class datetime_diff(FunctionElement[timedelta]):  # noqa: N801
         super().__init__(_moment(later), _moment(earlier))
 
 
-class to_date(FunctionElement[date]):  # noqa: N801
+class to_date(FunctionElement[date]):
     """The UTC calendar date of an aware datetime, as a `date`."""
 
     type = Date()
@@ -100,7 +101,7 @@ class to_date(FunctionElement[date]):  # noqa: N801
         super().__init__(_moment(moment))
 
 
-class utc_date(GenericFunction[date]):  # noqa: N801
+class utc_date(GenericFunction[date]):
     """`func.date(ts)`: the UTC date, as a `date` on both (SQLite's date() returns text)."""
 
     identifier = "date"
@@ -109,14 +110,16 @@ class utc_date(GenericFunction[date]):  # noqa: N801
     inherit_cache = True
 
 
-class local_time(FunctionElement[datetime]):  # noqa: N801
+class local_time(FunctionElement[datetime]):
     """The naive wall-clock time of `moment` in the IANA `zone` (Postgres' timezone())."""
 
     type = DateTime()
     inherit_cache = True
 
     def __init__(self, moment: Any, zone: Any) -> None:
-        super().__init__(_moment(moment), literal(zone, String()) if isinstance(zone, str) else zone)
+        super().__init__(
+            _moment(moment), literal(zone, String()) if isinstance(zone, str) else zone
+        )
 
 
 def _args(element: Any, compiler: SQLCompiler, **kw: Any) -> list[str]:
