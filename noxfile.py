@@ -109,6 +109,13 @@ def bench_sync(session: nox.Session) -> None:
     session.run("python", "-m", "bench.sync_face", *session.posargs)
 
 
+@nox.session(name="bench-upsert", python=PYTHON)
+def bench_upsert(session: nox.Session) -> None:
+    """Portable upsert() vs hand-written ON CONFLICT -> a section of docs/benchmarks.md."""
+    _install(session)
+    session.run("python", "-m", "bench.upsert", *session.posargs)
+
+
 @nox.session(name="bench-isolation", python=PYTHON)
 def bench_isolation(session: nox.Session) -> None:
     """Per-test cost of SAVEPOINT vs create/drop vs TRUNCATE -> docs/isolation-benchmark.md."""
