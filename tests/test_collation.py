@@ -7,7 +7,7 @@ hosted databases use, so the difference below is real, not hidden by a C locale.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import functions as pf
@@ -71,3 +71,13 @@ async def test_postgres_en_us_order_differs(db_session: AsyncSession) -> None:
     assert (await db_session.scalars(lowered)).all() != sorted(
         WORDS, key=lambda word: (word.lower(), word)
     )
+
+
+@pytest.mark.parity("case-insensitive match beyond ASCII with functions.lower")
+async def test_case_insensitive_match_beyond_ascii(db_session: AsyncSession) -> None:
+    db_session.add_all([Item(secret=word) for word in ("Élan", "élan", "elan", "ÄRGER")])
+    await db_session.flush()
+    query = select(func.count()).where(pf.lower(Item.secret) == pf.lower(literal("ÉLAN")))
+    assert await db_session.scalar(query) == 2
+    like = select(func.count()).where(pf.lower(Item.secret).like(pf.lower(literal("ÄR%"))))
+    assert await db_session.scalar(like) == 1

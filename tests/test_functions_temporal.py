@@ -174,3 +174,14 @@ async def test_sessions_run_in_utc(
     finally:
         await engine.dispose()
     assert (hour, day, zone) == (23, date(2024, 3, 30), "UTC")
+
+
+@pytest.mark.parity("now() typed UTCDateTime is aware UTC")
+async def test_now_typed_as_utc_datetime(db_session: AsyncSession) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    now = await value(db_session, func.now(type_=Measure.at.type))
+    current = await value(db_session, func.current_timestamp(type_=Measure.at.type))
+    for moment in (now, current):
+        assert isinstance(moment, datetime)
+        assert moment.utcoffset() == timedelta(0)
+        assert before - timedelta(seconds=5) <= moment <= datetime.now(UTC) + timedelta(seconds=5)
