@@ -290,6 +290,8 @@ def _is_read_only_refusal(error: BaseException | None) -> bool:
     if str(getattr(cause, "sqlstate", "") or "") == _PG_READ_ONLY_SQLSTATE:
         return True
     return isinstance(cause, sqlite3.Error) and _SQLITE_READ_ONLY in str(cause)
+
+
 def _sqlstate(error: BaseException | None) -> str:
     # asyncpg's argument errors have an OverflowError as their root: look along the chain.
     seen: set[int] = set()

@@ -83,6 +83,8 @@ class ReadOnlyTransactionError(DatabaseError):
 
     def __init__(self, message: str = "cannot write in a read-only transaction") -> None:
         super().__init__(message)
+
+
 class _StatementFailure(DatabaseError, sa_exc.DBAPIError):
     """A statement the database (or the toolkit, for the same reason) refused.
 
