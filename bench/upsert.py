@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         f"per operation, half of them already present; medians of {rounds} rounds, each "
         "variant compared with the hand-written statement in the same round. The toolkit "
         "builds the same statement, so the difference is its bookkeeping: checking for "
-        "repeated keys and putting the returned objects in the order of the rows. Measured on a shared 2-core machine: single runs move by 10-20%, so read a ratio near 1 as "the same".\n\n"
-        + _table(results, rows)
+        "repeated keys and putting the returned objects in the order of the rows. Measured "
+        "on a shared 2-core machine: single runs move by 10-20%, so read a ratio near 1 as "
+        "'the same'.\n\n" + _table(results, rows)
     )
     write_section(OUTPUT, "upsert", section)
     print(section)
