@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.database import Base, ExactDecimal, IntIdMixin, TimestampMixin, new_metadata
@@ -80,7 +80,7 @@ class Measure(IntIdMixin, TestBase):
     label: Mapped[str | None] = mapped_column(String())
     small: Mapped[int | None]
     big: Mapped[int | None] = mapped_column(BigInteger())
-    ratio: Mapped[float | None] = mapped_column(Float())
+    ratio: Mapped[float | None]
     money: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2))
     flag: Mapped[bool | None]
     at: Mapped[datetime | None]

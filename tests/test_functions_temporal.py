@@ -10,7 +10,7 @@ from sqlalchemy import Date, Integer, Interval, cast, extract, func, literal, se
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.database import create_engine
+from core.database import InvalidValueError, create_engine
 from core.database import functions as pf
 from tests.models import Measure
 from tests.test_functions import same, value
@@ -137,6 +137,14 @@ async def test_integer_division(db_session: AsyncSession, a: int, b: int, expect
     quotient = await value(db_session, literal(a, Integer()) / literal(b, Integer()))
     assert isinstance(quotient, Decimal)
     assert quotient == Decimal(expected)
+
+
+@pytest.mark.parity("NaN refused in float columns")
+async def test_nan_is_refused(db_session: AsyncSession) -> None:
+    db_session.add(Measure(ratio=float("nan")))
+    with pytest.raises(InvalidValueError, match="NaN"):
+        await db_session.flush()
+    await db_session.rollback()
 
 
 @pytest.mark.parity("NaN and infinity in float columns")

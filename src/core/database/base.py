@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from core.database.types import (
     PORTABLE_ENUM_OPTIONS,
+    CheckedFloat,
     CheckedInteger,
     Duration,
     ExactDecimal,
@@ -40,6 +41,7 @@ TYPE_ANNOTATION_MAP: dict[Any, Any] = {
     timedelta: Duration(),
     uuid.UUID: PortableUuid(),
     int: CheckedInteger(),
+    float: CheckedFloat(),
     Decimal: ExactDecimal(),
     dict[str, Any]: JSONType,
     list[Any]: JSONType,

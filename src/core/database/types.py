@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import enum
+import math
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Interval, Numeric, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    Integer,
+    Interval,
+    Numeric,
+    Uuid,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
@@ -18,6 +29,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 __all__ = [
     "PORTABLE_ENUM_OPTIONS",
     "BigIntPK",
+    "CheckedFloat",
     "CheckedInteger",
     "Duration",
     "ExactDecimal",
@@ -174,6 +186,23 @@ class CheckedBigInteger(CheckedInteger):
     impl = BigInteger
     cache_ok = True
     bits = 64
+
+
+class CheckedFloat(TypeDecorator[float]):
+    """DOUBLE PRECISION / REAL that refuses NaN on both: SQLite would read it back as NULL."""
+
+    impl = Float
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise TypeError(f"expected a number for a float column, got {type(value).__name__}")
+        number = float(value)
+        if math.isnan(number):
+            raise ValueError("NaN cannot be stored portably (SQLite turns it into NULL)")
+        return number
 
 
 class PortableUuid(TypeDecorator[uuid.UUID]):
