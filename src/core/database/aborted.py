@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, ExceptionContext
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from core.database.errors import TooManyParameters, TransactionAborted
 
@@ -26,9 +25,8 @@ _ABORTED = "current transaction is aborted, commands ignored until end of transa
 _CLIENT_SIDE = ("invalid input for query argument", "the number of query arguments")
 
 
-def install_abort_tracking(engine: AsyncEngine) -> None:
+def install_abort_tracking(sync: Engine) -> None:
     """Track failed statements per connection; on SQLite, refuse what Postgres refuses."""
-    sync = engine.sync_engine
     sqlite = sync.dialect.name == "sqlite"
 
     @event.listens_for(sync, "handle_error")

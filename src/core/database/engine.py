@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import Pool
@@ -21,10 +20,17 @@ from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 from sqlalchemy.util import await_only, get_cls_kwargs
 from sqlalchemy.util.queue import QueueCommon
 
+from core.database.aborted import install_abort_tracking
+from core.database.driver_errors import (
+    connect_or_unavailable,
+    refuse_too_many_parameters,
+    sqlite_begin_failure,
+    translate_error,
+)
 from core.database.functions.sqlite_udfs import register_sqlite_functions
-from core.database.driver_errors import connect_or_unavailable, translate_error
 from core.database.pool import FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
+from core.database.sequences import install_sequence_sync
 from core.database.settings import Settings, get_settings
 from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
 from core.database.sqlite_turns import TransactionTurns
@@ -134,6 +140,9 @@ def install_rules(
     """Error translation, connect failures, SQLite pragmas and turns, the liveness check."""
     event.listen(engine, "handle_error", translate_error)
     event.listen(engine, "do_connect", connect_or_unavailable(masked_url))
+    event.listen(engine, "before_cursor_execute", refuse_too_many_parameters)
+    install_abort_tracking(engine)
+    install_sequence_sync(engine)
     if url.get_backend_name() == "sqlite":
         _install_sqlite_hooks(engine, url, settings, face)
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
@@ -232,8 +241,11 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
         # before SELECT, DDL or SAVEPOINT, so savepoints would not roll back.
         dbapi_connection.isolation_level = None
         # The portable SQL functions (core.database.functions), in the driver's own thread.
-        driver = dbapi_connection.driver_connection
-        await_only(driver._execute(lambda: register_sqlite_functions(driver._conn)))
+        if isinstance(dbapi_connection, sqlite3.Connection):  # the sync face
+            register_sqlite_functions(dbapi_connection)
+        else:
+            driver = dbapi_connection.driver_connection
+            await_only(driver._execute(lambda: register_sqlite_functions(driver._conn)))
         cursor = dbapi_connection.cursor()
         try:
             for pragma in pragmas:
@@ -266,9 +278,7 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
         except sqlite3.Error as exc:
             if turns is not None:
                 turns.give_back(connection.connection.record_info)
-            raise sa_exc.DBAPIError.instance(
-                begin, None, exc, sqlite3.Error, hide_parameters=True, dialect=connection.dialect
-            ) from exc
+            raise sqlite_begin_failure(begin, exc, connection.dialect) from exc
 
 
 def _end_transactions_in_the_driver(dialect: Any, turns: TransactionTurns | None) -> None:

@@ -13,20 +13,20 @@ from typing import Any
 
 from sqlalchemy import Table, event, text
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 __all__ = ["install_sequence_sync", "sync_sequences"]
 
 
-def install_sequence_sync(engine: AsyncEngine) -> None:
+def install_sequence_sync(engine: Engine) -> None:
     """On Postgres, follow every INSERT that set an autoincrement key with a setval."""
     if engine.dialect.name != "postgresql":
         return
 
-    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    @event.listens_for(engine, "after_cursor_execute")
     def _after(
         connection: Connection,
         _cursor: Any,
