@@ -22,6 +22,7 @@ __all__ = ["install_abort_tracking"]
 _KEY = "core_database_aborted"
 _ABORTED = "current transaction is aborted, commands ignored until end of transaction block"
 # asyncpg's own argument checks fail before anything reaches the server.
+_DML = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "REPLACE", "VALUES")
 _CLIENT_SIDE = ("invalid input for query argument", "the number of query arguments")
 
 
@@ -65,5 +66,9 @@ def install_abort_tracking(sync: Engine) -> None:
         def _refuse(
             connection: Connection, _c: Any, statement: str, _p: Any, _x: Any, _m: bool
         ) -> None:
-            if connection.info.get(_KEY) and not statement.lstrip().upper().startswith("ROLLBACK"):
+            # Queries and writes only: DDL and PRAGMAs after a failure are SQLite-only
+            # clean-ups (Alembic's batch mode drops its temporary table) with no
+            # Postgres statement to mirror.
+            refused = statement.lstrip().upper().startswith(_DML)
+            if connection.info.get(_KEY) and refused:
                 raise TransactionAborted(_ABORTED, statement=statement)
