@@ -159,7 +159,9 @@ def refuse_too_many_parameters(
 ) -> None:
     """`before_cursor_execute` hook: more bound values than Postgres takes fail on both."""
     row = parameters
-    if executemany and parameters and isinstance(parameters[0], list | tuple | dict):
+    # executemany: a list of rows; psycopg's insertmanyvalues batches come as one dict.
+    batch = executemany and isinstance(parameters, list | tuple) and parameters
+    if batch and isinstance(parameters[0], list | tuple | dict):
         row = parameters[0]
     if isinstance(row, list | tuple | dict) and len(row) > MAX_PARAMETERS:
         raise TooManyParameters(
