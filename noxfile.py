@@ -170,6 +170,13 @@ def faults(session: nox.Session) -> None:
     session.run("python", "-m", "faults", *session.posargs)
 
 
+@nox.session(name="bench-upsert", python=PYTHON)
+def bench_upsert(session: nox.Session) -> None:
+    """Portable upsert() vs hand-written ON CONFLICT -> a section of docs/benchmarks.md."""
+    _install(session)
+    session.run("python", "-m", "bench.upsert", *session.posargs)
+
+
 @nox.session(name="bench-isolation", python=PYTHON)
 def bench_isolation(session: nox.Session) -> None:
     """Per-test cost of SAVEPOINT vs create/drop vs TRUNCATE -> docs/isolation-benchmark.md."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.database import Base, ExactDecimal, IntIdMixin, TimestampMixin, new_metadata
@@ -79,3 +79,19 @@ class FeedItem(IntIdMixin, TestBase):
 
     feed: Mapped[str] = mapped_column(String(50), index=True)
     body: Mapped[str] = mapped_column(String(100))
+
+
+class Measure(IntIdMixin, TestBase):
+    """One column of each kind that SQL functions compute over (tests/test_functions*.py)."""
+
+    __tablename__ = "parity_measures"
+
+    label: Mapped[str | None] = mapped_column(String())
+    small: Mapped[int | None]
+    big: Mapped[int | None] = mapped_column(BigInteger())
+    ratio: Mapped[float | None]
+    money: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2))
+    flag: Mapped[bool | None]
+    at: Mapped[datetime | None]
+    later: Mapped[datetime | None]
+    took: Mapped[timedelta | None]

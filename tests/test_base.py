@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, CheckConstraint, Enum, Uuid
+from sqlalchemy import JSON, CheckConstraint, Enum
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 
 from core.database import NAMING_CONVENTION, Base, ExactDecimal, UTCDateTime, new_metadata
+from core.database.types import PortableUuid
 from tests.models import Child, Item, Parent
 
 
@@ -36,7 +37,7 @@ def test_annotations_map_to_portable_types() -> None:
     columns = Item.__table__.c
     assert isinstance(columns.happened_at.type, UTCDateTime)
     assert isinstance(columns.amount.type, ExactDecimal)
-    assert isinstance(columns.token.type, Uuid)
+    assert isinstance(columns.token.type, PortableUuid)
     assert isinstance(columns.payload.type, JSON)
     assert isinstance(columns.tags.type, JSON)
     color = columns.color.type

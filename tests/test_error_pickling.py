@@ -9,8 +9,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import (
-    DatabaseBusyError,
     DatabaseUnavailableError,
+    LockNotAvailable,
     PoolTimeoutError,
     StatementTimeoutError,
     TooManyConnectionsError,
@@ -50,7 +50,7 @@ def test_unavailable_error_round_trips() -> None:
     [
         PoolTimeoutError("no pooled connection came free within 5s", url="sqlite+aiosqlite:///x"),
         TooManyConnectionsError("no connection slot left", url="postgresql+asyncpg://u:***@h/db"),
-        DatabaseBusyError("database is locked by another connection", url="sqlite+aiosqlite:///x"),
+        LockNotAvailable("database is locked"),
         StatementTimeoutError("statement cancelled: it ran past statement_timeout"),
     ],
     ids=type,

@@ -51,6 +51,7 @@ def test_settings_become_server_settings() -> None:
     assert args["server_settings"] == {
         "application_name": "core-database",
         "statement_timeout": "5000",
+        "timezone": "UTC",
     }
 
 
@@ -66,7 +67,14 @@ def test_libpq_query_keys_are_translated() -> None:
         "statement_timeout": "30000",
         "search_path": "app",
         "lock_timeout": "100",
+        "timezone": "UTC",
     }
+
+
+def test_connections_run_in_utc_whatever_the_url_says() -> None:
+    _query, args = _args("postgres://app:pw@db/app?options=-c%20TimeZone%3DEurope/Berlin")
+    assert args["server_settings"]["timezone"] == "UTC"
+    assert "TimeZone" not in args["server_settings"]
 
 
 def test_bad_options_are_refused() -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.database import DatabaseBusyError, create_engine
+from core.database import LockNotAvailable, create_engine
 from core.database.settings import Settings
 from tests.support import settle
 
@@ -76,7 +76,7 @@ async def test_a_transaction_waiting_past_the_busy_timeout_fails_as_locked(
     try:
         async with engine.connect() as holder:
             await holder.begin()
-            with pytest.raises(DatabaseBusyError, match="database is locked"):
+            with pytest.raises(LockNotAvailable, match="database is locked"):
                 async with engine.begin():
                     pass
             await holder.rollback()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core.database import functions  # noqa: F401  (core.database.functions, imported for its hooks)
 from core.database.base import NAMING_CONVENTION, POSTGRES_NAMING_CONVENTION, Base, new_metadata
 from core.database.bulk import bulk_insert
 from core.database.database import (
@@ -17,17 +18,20 @@ from core.database.engine import create_engine
 from core.database.errors import (
     CheckViolation,
     ConfigurationError,
-    DatabaseBusyError,
     DatabaseError,
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
+    InvalidValueError,
+    LockNotAvailable,
     NotFoundError,
     NotNullViolation,
     PoolTimeoutError,
     ReadOnlyTransactionError,
     StatementTimeoutError,
     TooManyConnectionsError,
+    TooManyParameters,
+    TransactionAborted,
     UniqueViolation,
 )
 from core.database.health import DatabaseHealth
@@ -35,9 +39,19 @@ from core.database.mixins import IntIdMixin, TimestampMixin
 from core.database.raw import execute, fetch_all, fetch_one, fetch_value
 from core.database.retry import run_in_transaction
 from core.database.scripts import run
+from core.database.sequences import sync_sequences
 from core.database.session import make_sessionmaker, on_commit
 from core.database.startup import DatabaseStartupCheck, check_database
-from core.database.types import BigIntPK, ExactDecimal, JSONType, UTCDateTime, portable_enum, utcnow
+from core.database.types import (
+    BigIntPK,
+    Duration,
+    ExactDecimal,
+    JSONType,
+    UTCDateTime,
+    portable_enum,
+    utcnow,
+)
+from core.database.upsert import insert_or_ignore, upsert
 from core.database.url import mask_url, parse_database_url
 
 if TYPE_CHECKING:
@@ -57,16 +71,18 @@ __all__ = [
     "CheckViolation",
     "ConfigurationError",
     "Database",
-    "DatabaseBusyError",
     "DatabaseError",
     "DatabaseHealth",
     "DatabaseStartupCheck",
     "DatabaseUnavailableError",
+    "Duration",
     "ExactDecimal",
     "ForeignKeyViolation",
     "IntIdMixin",
     "IntegrityViolation",
+    "InvalidValueError",
     "JSONType",
+    "LockNotAvailable",
     "NotFoundError",
     "NotNullViolation",
     "PoolTimeoutError",
@@ -76,6 +92,8 @@ __all__ = [
     "StatementTimeoutError",
     "TimestampMixin",
     "TooManyConnectionsError",
+    "TooManyParameters",
+    "TransactionAborted",
     "UTCDateTime",
     "UniqueViolation",
     "bulk_insert",
@@ -88,6 +106,7 @@ __all__ = [
     "get_database",
     "get_read_session",
     "get_session",
+    "insert_or_ignore",
     "install_error_handlers",
     "make_sessionmaker",
     "mask_url",
@@ -99,7 +118,9 @@ __all__ = [
     "run",
     "run_in_transaction",
     "set_database",
+    "sync_sequences",
     "transaction",
+    "upsert",
     "utcnow",
 ]
 

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy import MetaData, Uuid
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase
 
-from core.database.types import PORTABLE_ENUM_OPTIONS, ExactDecimal, JSONType, UTCDateTime
+from core.database.types import (
+    PORTABLE_ENUM_OPTIONS,
+    CheckedFloat,
+    CheckedInteger,
+    Duration,
+    ExactDecimal,
+    JSONType,
+    PortableUuid,
+    UTCDateTime,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -45,7 +54,10 @@ POSTGRES_NAMING_CONVENTION: dict[str, str] = {
 
 TYPE_ANNOTATION_MAP: dict[Any, Any] = {
     datetime: UTCDateTime(),
-    uuid.UUID: Uuid(),
+    timedelta: Duration(),
+    uuid.UUID: PortableUuid(),
+    int: CheckedInteger(),
+    float: CheckedFloat(),
     Decimal: ExactDecimal(),
     dict[str, Any]: JSONType,
     list[Any]: JSONType,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.database.driver_errors import translate_integrity
 from core.database.mixins import same_as_created
+from core.database.sequences import sync_sequences
 from core.database.types import utcnow
 
 __all__ = ["bulk_insert"]
@@ -72,6 +73,9 @@ async def bulk_insert(
         # The driver raised past SQLAlchemy, whose handle_error hook would redact and translate.
         statement = f"bulk insert into {table.name}"
         raise translate_integrity(exc, dialect.name, statement) from exc
+    key = table.autoincrement_column
+    if dialect.name == "postgresql" and key is not None and key in targets:
+        await sync_sequences(connection, table)  # explicit ids: the next insert must not clash
     return len(rows)
 
 

@@ -14,21 +14,33 @@ from sqlalchemy.engine import URL, ExceptionContext
 
 from core.database.errors import (
     CheckViolation,
-    DatabaseBusyError,
     DatabaseError,
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
+    InvalidValueError,
+    LockNotAvailable,
     NotNullViolation,
     ReadOnlyTransactionError,
     StatementTimeoutError,
     TooManyConnectionsError,
+    TooManyParameters,
+    TransactionAborted,
     UniqueViolation,
 )
+from core.database.functions.sqlite_udfs import last_refusal
 from core.database.unavailable_reasons import unavailable_reason
 from core.database.url import mask_url
 
-__all__ = ["connect_or_unavailable", "translate_error", "translate_integrity"]
+__all__ = [
+    "connect_or_unavailable",
+    "refuse_too_many_parameters",
+    "translate_error",
+    "translate_integrity",
+]
+
+# Postgres' protocol carries at most 32,767 parameters; SQLite is held to the same.
+MAX_PARAMETERS = 32_767
 
 # Postgres SQLSTATE codes (asyncpg and psycopg expose them as `sqlstate`).
 _PG_CLASSES: dict[str, type[IntegrityViolation]] = {
@@ -59,7 +71,6 @@ _PG_DISCONNECT_SQLSTATE_PREFIXES = ("08", "57P")
 _PG_TOO_MANY_CONNECTIONS = "53300"
 _PG_QUERY_CANCELED = "57014"
 # sqlite3's extended result codes: SQLITE_BUSY, SQLITE_LOCKED.
-_SQLITE_BUSY_CODES = (5, 6)
 # Postgres quotes values in DETAIL ("Key (email)=(a@b.c) already exists.", "Failing row
 # contains (...)."), and asyncpg in its client-side encoding errors ("invalid input for
 # query argument $1: 'a@b.c' (...)"): hide_parameters=True does not reach either.
@@ -67,7 +78,20 @@ _PG_DETAIL_VALUES = (
     (re.compile(r"=\(.*\)", re.S), "=(***)"),
     (re.compile(r"contains \(.*\)", re.S), "contains (***)"),
 )
-_PG_ARGUMENT_VALUE = re.compile(r"(invalid input for query argument \$\d+): .*", re.S)
+# Keep asyncpg's reason, the last parenthesised part: "...: 9999999999 (value out of int32 range)".
+_PG_ARGUMENT_VALUE = re.compile(
+    r"(invalid input for query argument \$\d+): .*?((?: \([^()]*\))?)$", re.S
+)
+# Postgres quotes the refused text: 'invalid input syntax for type integer: "12abc"'.
+_PG_QUOTED_VALUE = re.compile(r'(invalid input (?:syntax|value) for [^:"]*): ".*"', re.S)
+_PG_STATEMENT_CLASSES: dict[
+    str, type[InvalidValueError | LockNotAvailable | TransactionAborted]
+] = {
+    "55P03": LockNotAvailable,
+    "25P02": TransactionAborted,
+}
+_SQLITE_LOCKED = ("database is locked", "database table is locked")
+_PG_TOO_MANY = "the number of query arguments cannot exceed"
 
 
 # A write in a read-only transaction: Postgres' SQLSTATE, SQLite's query_only refusal.
@@ -90,6 +114,9 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
             # asyncpg may report the server's goodbye before it sees the socket close:
             # say "disconnect" so SQLAlchemy discards this connection (and the pool's peers).
             context.is_disconnect = True
+    failure = _statement_failure(context)
+    if failure is not None:
+        return failure
     url = mask_url(context.engine.url) if context.engine is not None else "unknown"
     typed = _typed_failure(cause, context.dialect.name, url)
     if typed is not None:
@@ -114,12 +141,63 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
     return None
 
 
+def _statement_failure(context: ExceptionContext) -> BaseException | None:
+    """The toolkit class for a refused value, a lock not granted, or an aborted transaction."""
+    original = context.original_exception
+    statement = context.statement
+    if context.sqlalchemy_exception is not None and not isinstance(
+        context.sqlalchemy_exception, sa_exc.DBAPIError
+    ):
+        # Raised while binding: a type's own refusal, or SQLite's int64 OverflowError.
+        if isinstance(original, OverflowError | TypeError | ValueError):
+            return InvalidValueError(str(original), statement=statement, orig=original)
+        return None
+    if isinstance(original, OverflowError):
+        return InvalidValueError(str(original), statement=statement, orig=original)
+    cause = _root_cause(original)
+    message = str(cause)
+    if context.dialect.name == "sqlite":
+        if message in _SQLITE_LOCKED:
+            return LockNotAvailable(message, statement=statement, orig=original)
+        if "user-defined function raised exception" in message:
+            reason = last_refusal() or "a SQL function refused its argument"
+            return InvalidValueError(reason, statement=statement, orig=original)
+        return None
+    state = _sqlstate(original)
+    message = str(original) if original is not None else message  # the driver's own words
+    if _PG_TOO_MANY in message:
+        return TooManyParameters(message, statement=statement, orig=original)
+    if state in _PG_STATEMENT_CLASSES:
+        return _PG_STATEMENT_CLASSES[state](message, statement=statement, orig=original)
+    if state.startswith("22") or "invalid input for query argument" in message:
+        return InvalidValueError(message, statement=statement, orig=original)
+    return None
+
+
+def refuse_too_many_parameters(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+) -> None:
+    """`before_cursor_execute` hook: more bound values than Postgres takes fail on both."""
+    row = parameters
+    # executemany: a list of rows; psycopg's insertmanyvalues batches come as one dict.
+    batch = executemany and isinstance(parameters, list | tuple) and parameters
+    if batch and isinstance(parameters[0], list | tuple | dict):
+        row = parameters[0]
+    if isinstance(row, list | tuple | dict) and len(row) > MAX_PARAMETERS:
+        raise TooManyParameters(
+            f"{len(row)} bound values in one statement (at most {MAX_PARAMETERS}): "
+            "split the list into chunks",
+            statement=statement,
+        )
+
+
 def _typed_failure(cause: BaseException | None, dialect: str, url: str) -> DatabaseError | None:
-    """The toolkit class for a failure that has one of its own (timeouts, busy, too many)."""
+    """The toolkit class for a failure that has one of its own (timeouts, too many clients).
+
+    SQLite's "database is locked" is LockNotAvailable (see _statement_failure), as
+    Postgres' lock_not_available is: one class for a lock not granted on both.
+    """
     if dialect == "sqlite":
-        code = getattr(cause, "sqlite_errorcode", None)
-        if code in _SQLITE_BUSY_CODES or "database is locked" in str(cause):
-            return DatabaseBusyError("database is locked by another connection", url=url)
         return None
     state = _sqlstate(cause)
     if state == _PG_TOO_MANY_CONNECTIONS:
@@ -127,10 +205,6 @@ def _typed_failure(cause: BaseException | None, dialect: str, url: str) -> Datab
     if state == _PG_QUERY_CANCELED and "statement timeout" in str(cause):
         return StatementTimeoutError("statement cancelled: it ran past statement_timeout")
     return None
-
-
-def _sqlstate(error: BaseException | None) -> str:
-    return str(getattr(error, "sqlstate", "") or "")
 
 
 def connect_or_unavailable(masked_url: str, url: URL | None = None) -> Callable[..., Any]:
@@ -227,7 +301,8 @@ def _redact_values(*errors: BaseException | None) -> None:
 
 def _redact_args(error: BaseException) -> None:
     if error.args and isinstance(error.args[0], str):
-        message = _PG_ARGUMENT_VALUE.sub(r"\1: value hidden", error.args[0])
+        message = _PG_ARGUMENT_VALUE.sub(r"\1: value hidden\2", error.args[0])
+        message = _PG_QUOTED_VALUE.sub(r"\1: ***", message)
         # psycopg's message carries the DETAIL line too (its `diag` is read-only).
         for pattern, replacement in _PG_DETAIL_VALUES:
             message = pattern.sub(replacement, message)
@@ -256,6 +331,18 @@ def _is_read_only_refusal(error: BaseException | None) -> bool:
     if str(getattr(cause, "sqlstate", "") or "") == _PG_READ_ONLY_SQLSTATE:
         return True
     return isinstance(cause, sqlite3.Error) and _SQLITE_READ_ONLY in str(cause)
+
+
+def _sqlstate(error: BaseException | None) -> str:
+    # asyncpg's argument errors have an OverflowError as their root: look along the chain.
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        state = getattr(error, "sqlstate", None)
+        if state:
+            return str(state)
+        error = error.__cause__
+    return ""
 
 
 def _pg_unavailable(error: Any) -> bool:

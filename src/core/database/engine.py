@@ -20,10 +20,17 @@ from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 from sqlalchemy.util import await_only, get_cls_kwargs
 from sqlalchemy.util.queue import QueueCommon
 
-from core.database.driver_errors import connect_or_unavailable, translate_error
+from core.database.aborted import install_abort_tracking
+from core.database.driver_errors import (
+    connect_or_unavailable,
+    refuse_too_many_parameters,
+    translate_error,
+)
+from core.database.functions.sqlite_udfs import register_sqlite_functions
 from core.database.pool import FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
 from core.database.reconnect import reconnect_on_first_statement
+from core.database.sequences import install_sequence_sync
 from core.database.server_cancel import cancel_queries_on_terminate
 from core.database.settings import Settings, get_settings
 from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
@@ -139,6 +146,9 @@ def install_rules(
     """Error translation, connect failures, SQLite pragmas and turns, the liveness check."""
     event.listen(engine, "handle_error", translate_error)
     event.listen(engine, "do_connect", connect_or_unavailable(masked_url, url))
+    event.listen(engine, "before_cursor_execute", refuse_too_many_parameters)
+    install_abort_tracking(engine)
+    install_sequence_sync(engine)
     if url.get_backend_name() == "sqlite":
         _install_sqlite_hooks(engine, url, settings, face)
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
@@ -236,6 +246,12 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
         # Autocommit at the driver level: pysqlite's legacy mode would not emit BEGIN
         # before SELECT, DDL or SAVEPOINT, so savepoints would not roll back.
         dbapi_connection.isolation_level = None
+        # The portable SQL functions (core.database.functions), in the driver's own thread.
+        if isinstance(dbapi_connection, sqlite3.Connection):  # the sync face
+            register_sqlite_functions(dbapi_connection)
+        else:
+            driver = dbapi_connection.driver_connection
+            await_only(driver._execute(lambda: register_sqlite_functions(driver._conn)))
         cursor = dbapi_connection.cursor()
         try:
             for pragma in pragmas:

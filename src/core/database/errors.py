@@ -4,14 +4,18 @@
     ├── ConfigurationError            bad DATABASE_URL or settings (also a ValueError)
     ├── DatabaseUnavailableError      server unreachable, refused or timed out: retry later
     │   ├── PoolTimeoutError          no pooled connection came free in time (also sa TimeoutError)
-    │   ├── TooManyConnectionsError   the server refused a connection: too many clients (53xxx)
-    │   └── DatabaseBusyError         SQLite: another process held the write lock past busy_timeout
+    │   └── TooManyConnectionsError   the server refused a connection: too many clients (53xxx)
     ├── StatementTimeoutError         a statement ran past statement_timeout (57014)
     ├── NotFoundError                 a repository found no row for the key (also a LookupError)
     ├── ReadOnlyTransactionError      a read-only unit of work tried to write
     ├── BroadcastError                post-commit fan-out (core.database.broadcast)
     │   ├── BroadcastMessageError     a channel or message no backend can carry (also a ValueError)
     │   └── BroadcastUnavailableError the broadcaster's server (e.g. Redis) cannot be reached
+    ├── InvalidValueError             a value does not fit its column or cast: wrong type, out of
+    │                                 range, bad text for a number (also a DBAPIError, ValueError)
+    ├── LockNotAvailable              a lock was not granted: NOWAIT, lock_timeout, SQLite busy
+    ├── TooManyParameters             more than 32,767 bound values in one statement
+    ├── TransactionAborted            a statement after a failed one, before the rollback
     └── IntegrityViolation            also a sqlalchemy.exc.IntegrityError (old handlers match)
         ├── UniqueViolation
         ├── ForeignKeyViolation
@@ -34,17 +38,20 @@ __all__ = [
     "BroadcastUnavailableError",
     "CheckViolation",
     "ConfigurationError",
-    "DatabaseBusyError",
     "DatabaseError",
     "DatabaseUnavailableError",
     "ForeignKeyViolation",
     "IntegrityViolation",
+    "InvalidValueError",
+    "LockNotAvailable",
     "NotFoundError",
     "NotNullViolation",
     "PoolTimeoutError",
     "ReadOnlyTransactionError",
     "StatementTimeoutError",
     "TooManyConnectionsError",
+    "TooManyParameters",
+    "TransactionAborted",
     "UniqueViolation",
 ]
 
@@ -102,10 +109,6 @@ class TooManyConnectionsError(DatabaseUnavailableError):
     """The server refused a new connection: it has no slot left (SQLSTATE 53300 and kin)."""
 
 
-class DatabaseBusyError(DatabaseUnavailableError):
-    """SQLite: another process held the database's write lock past the busy timeout."""
-
-
 class StatementTimeoutError(DatabaseError):
     """The server cancelled a statement that ran past `statement_timeout`; it was rolled back."""
 
@@ -135,6 +138,40 @@ class BroadcastMessageError(BroadcastError, ValueError):
 
 class BroadcastUnavailableError(BroadcastError):
     """The broadcaster's server could not be reached; the message was not sent."""
+
+
+class _StatementFailure(DatabaseError, sa_exc.DBAPIError):
+    """A statement the database (or the toolkit, for the same reason) refused.
+
+    Also a DBAPIError, so handlers written for SQLAlchemy's errors still match. The
+    message is the reason; bound values are never in it.
+    """
+
+    def __init__(
+        self, reason: str, *, statement: str | None = None, orig: BaseException | None = None
+    ) -> None:
+        original = orig if orig is not None else Exception(reason)
+        sa_exc.DBAPIError.__init__(self, statement, None, original, hide_parameters=True)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class InvalidValueError(_StatementFailure, ValueError):
+    """A value that does not fit: wrong Python type, out of the column's range, bad number text."""
+
+
+class LockNotAvailable(_StatementFailure, sa_exc.OperationalError):
+    """A row or table lock was not granted in time (FOR UPDATE NOWAIT, lock_timeout, busy)."""
+
+
+class TooManyParameters(_StatementFailure):
+    """A statement binds more values than Postgres accepts (32,767): chunk the list."""
+
+
+class TransactionAborted(_StatementFailure):
+    """A statement ran after a failed one in the same transaction: roll back first."""
 
 
 class IntegrityViolation(DatabaseError, sa_exc.IntegrityError):

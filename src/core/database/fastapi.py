@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database.database import get_database
 from core.database.errors import (
-    DatabaseBusyError,
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
+    LockNotAvailable,
     NotFoundError,
     PoolTimeoutError,
     ReadOnlyTransactionError,
@@ -37,14 +37,13 @@ logger = logging.getLogger("core.database")
 # frees up within moments; a server out of connections or down takes longer.
 RETRY_AFTER: dict[type[DatabaseUnavailableError], int] = {
     PoolTimeoutError: 1,
-    DatabaseBusyError: 1,
     TooManyConnectionsError: 5,
     DatabaseUnavailableError: 5,
 }
+LOCK_RETRY_AFTER = 1
 # (detail, machine-readable code) by class; the message itself may name the server.
 _UNAVAILABLE_BODY: dict[type[DatabaseUnavailableError], tuple[str, str]] = {
     PoolTimeoutError: ("database busy: no connection free in time", "pool_timeout"),
-    DatabaseBusyError: ("database busy: another writer holds the lock", "database_busy"),
     TooManyConnectionsError: ("database busy: no connection slot left", "too_many_connections"),
     DatabaseUnavailableError: ("database unavailable", "database_unavailable"),
 }
@@ -114,6 +113,11 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(RETRY_AFTER[kind])}
         return JSONResponse({"detail": detail, "code": code}, status_code=503, headers=headers)
 
+    async def lock_not_available(_request: Request, _exc: Exception) -> JSONResponse:
+        # Another writer holds the lock (SQLite busy past its timeout, NOWAIT, lock_timeout).
+        body = {"detail": "database busy: another writer holds the lock", "code": "database_busy"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": str(LOCK_RETRY_AFTER)})
+
     async def statement_timeout(_request: Request, _exc: Exception) -> JSONResponse:
         body = {"detail": "database statement timed out", "code": "statement_timeout"}
         return JSONResponse(body, status_code=504)
@@ -127,3 +131,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityViolation, conflict)
     app.add_exception_handler(DatabaseUnavailableError, unavailable)
     app.add_exception_handler(StatementTimeoutError, statement_timeout)
+    app.add_exception_handler(LockNotAvailable, lock_not_available)

@@ -54,6 +54,11 @@ def _read(url: URL, settings: Settings) -> _Connection:
     }
     if "options" in query:
         server_settings.update(_parse_options(_single(query.pop("options"))))
+    # Dates, extract() and timestamp text in UTC whatever the server's default TimeZone
+    # (setting names are case-insensitive: one spelling only).
+    for name in [name for name in server_settings if name.lower() == "timezone"]:
+        del server_settings[name]
+    server_settings["timezone"] = "UTC"
     ssl_values = {key: _single(query.pop(key)) for key in _SSL_KEYS if key in query}
     if ssl_values.get("sslmode", "prefer") not in _SSL_MODES:
         raise ConfigurationError(f"sslmode must be one of {', '.join(_SSL_MODES)}")

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import enum
+import math
+import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Numeric
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    Integer,
+    Interval,
+    Numeric,
+    Uuid,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
@@ -17,8 +29,12 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 __all__ = [
     "PORTABLE_ENUM_OPTIONS",
     "BigIntPK",
+    "CheckedFloat",
+    "CheckedInteger",
+    "Duration",
     "ExactDecimal",
     "JSONType",
+    "PortableUuid",
     "UTCDateTime",
     "portable_enum",
     "utcnow",
@@ -68,6 +84,36 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    class comparator_factory(TypeDecorator.Comparator[datetime]):
+        """`ts + timedelta`, `ts - timedelta` and `ts2 - ts1` in SQL, the same on both."""
+
+        def __add__(self, other: Any) -> Any:
+            from core.database.functions.temporal import add_interval, is_duration
+
+            if is_duration(other):
+                return add_interval(self.expr, other)
+            return super().__add__(other)
+
+        def __radd__(self, other: Any) -> Any:
+            return self.__add__(other)
+
+        def __sub__(self, other: Any) -> Any:
+            from core.database.functions.temporal import (
+                add_interval,
+                datetime_diff,
+                is_datetime,
+                is_duration,
+            )
+
+            value = getattr(other, "effective_value", other)  # literal(timedelta, Interval())
+            if isinstance(value, timedelta):
+                return add_interval(self.expr, -value)
+            if is_duration(other):
+                return add_interval(self.expr, -other)
+            if is_datetime(other):
+                return datetime_diff(self.expr, other)
+            return super().__sub__(other)
+
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(_SQLiteUTCText())  # type: ignore[no-untyped-call]
@@ -110,6 +156,105 @@ class UTCDateTime(TypeDecorator[datetime]):
             return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
         return process
+
+
+class CheckedInteger(TypeDecorator[int]):
+    """INTEGER (32-bit) that refuses what Postgres refuses, on SQLite too.
+
+    SQLite stores 'abc' or 2**40 in an INTEGER column and compares `col == "5"`;
+    here a non-integer or an out-of-range value is an InvalidValueError on both.
+    """
+
+    impl = Integer
+    cache_ok = True
+    bits = 32
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, int):
+            raise TypeError(f"expected an int for an integer column, got {type(value).__name__}")
+        limit = 2 ** (self.bits - 1)
+        if not -limit <= value < limit:
+            raise ValueError(f"value out of int{self.bits} range")
+        return int(value)
+
+
+class CheckedBigInteger(CheckedInteger):
+    """BIGINT (64-bit) that refuses non-integers and out-of-range values on both."""
+
+    impl = BigInteger
+    cache_ok = True
+    bits = 64
+
+
+class CheckedFloat(TypeDecorator[float]):
+    """DOUBLE PRECISION / REAL that refuses NaN on both: SQLite would read it back as NULL."""
+
+    impl = Float
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise TypeError(f"expected a number for a float column, got {type(value).__name__}")
+        number = float(value)
+        if math.isnan(number):
+            raise ValueError("NaN cannot be stored portably (SQLite turns it into NULL)")
+        return number
+
+
+class PortableUuid(TypeDecorator[uuid.UUID]):
+    """UUID (native on Postgres) that also takes its text form, on SQLite too."""
+
+    impl = Uuid
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> uuid.UUID | None:
+        if value is None or isinstance(value, uuid.UUID):
+            return value
+        if isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                raise ValueError("invalid UUID text") from None
+        raise TypeError(f"expected a UUID, got {type(value).__name__}")
+
+
+class Duration(TypeDecorator[timedelta]):
+    """A `timedelta`: INTERVAL on Postgres, whole microseconds (BIGINT) on SQLite.
+
+    SQLAlchemy's own Interval stores a datetime after the epoch on SQLite, which SQL
+    cannot add, subtract or sum; microseconds can be.
+    """
+
+    impl = Interval
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Interval())
+
+    def process_bind_param(self, value: timedelta | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, timedelta):
+            raise TypeError(f"expected a timedelta, got {type(value).__name__}")
+        if dialect.name == "sqlite":
+            return microseconds(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> timedelta | None:
+        if value is None or isinstance(value, timedelta):
+            return value
+        return timedelta(microseconds=int(value))
+
+
+def microseconds(value: timedelta) -> int:
+    """`value` in whole microseconds (exact, unlike total_seconds())."""
+    return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
