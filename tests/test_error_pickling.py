@@ -50,7 +50,6 @@ def test_unavailable_error_round_trips() -> None:
     [
         PoolTimeoutError("no pooled connection came free within 5s", url="sqlite+aiosqlite:///x"),
         TooManyConnectionsError("no connection slot left", url="postgresql+asyncpg://u:***@h/db"),
-        LockNotAvailable("database is locked"),
         StatementTimeoutError("statement cancelled: it ran past statement_timeout"),
     ],
     ids=type,
@@ -60,3 +59,13 @@ def test_typed_failures_round_trip(error: Exception) -> None:
     assert type(copy) is type(error)
     assert str(copy) == str(error)
     assert copy.__dict__ == error.__dict__
+
+
+def test_a_lock_not_granted_round_trips() -> None:
+    error = LockNotAvailable("database is locked", statement="BEGIN IMMEDIATE")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.statement) == (
+        LockNotAvailable,
+        str(error),
+        "BEGIN IMMEDIATE",
+    )

@@ -119,7 +119,7 @@ async def served_reason(url: str, caplog: pytest.LogCaptureFixture) -> str:
         set_database(previous)
         await db.dispose()
     assert response.status_code == 503
-    assert response.json() == {"detail": "database unavailable"}
+    assert response.json() == {"detail": "database unavailable", "code": "database_unavailable"}
     records = [r for r in caplog.records if r.name == "core.database"]
     assert len(records) == 1
     message = records[0].getMessage()

@@ -133,7 +133,7 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
             engine_url = context.engine.url if context.engine is not None else None
             reason = "connection lost" if lost else unavailable_reason(cause, engine_url)
             return DatabaseUnavailableError(
-                f"database unavailable: {type(cause).__name__}",
+                f"database unavailable: {reason}",
                 url=url,
                 connection_invalidated=lost,
                 reason=reason,
@@ -228,8 +228,9 @@ def connect_or_unavailable(masked_url: str, url: URL | None = None) -> Callable[
             cause = _root_cause(exc)
             typed = _typed_failure(cause, dialect.name, masked_url)
             if typed is None and dialect.name == "postgresql" and _pg_unavailable(cause):
+                reason = unavailable_reason(cause, url)
                 typed = DatabaseUnavailableError(
-                    f"database unavailable: {type(cause).__name__}", url=masked_url
+                    f"database unavailable: {reason}", url=masked_url, reason=reason
                 )
             if typed is None:
                 raise
