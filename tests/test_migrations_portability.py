@@ -25,7 +25,7 @@ POSTGRES_ONLY = (
     + """
 
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+    op.execute("CREATE EXTENSION IF NOT EXISTS plpgsql")
     op.create_table(
         "orders",
         sa.Column("id", sa.BigInteger(), primary_key=True),
@@ -54,7 +54,7 @@ PORTED = (
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+        op.execute("CREATE EXTENSION IF NOT EXISTS plpgsql")
     op.create_table(
         "orders",
         sa.Column(
