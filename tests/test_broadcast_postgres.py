@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 
 from core.database import Database
 from core.database.broadcast import (
@@ -143,3 +144,25 @@ async def test_repr_masks_the_password(database: Database) -> None:
     broadcaster = PostgresBroadcaster(database)
     password = database.url.password
     assert password and str(password) not in repr(broadcaster)
+
+
+async def test_publishing_on_commit_from_more_requests_than_the_pool_holds(scratch: URL) -> None:
+    # Each commit's NOTIFY takes a pooled connection: it must be the one the commit freed.
+    small = Database(scratch, pool_size=2, max_overflow=0, pool_timeout=2)
+    publisher = PostgresBroadcaster(small)
+    listener = PostgresBroadcaster(small)  # listens outside the pool
+
+    async def commit_and_publish(number: int) -> None:
+        async with small.transaction() as session:
+            await session.execute(text("SELECT 1"))
+            publish_on_commit(session, "crowd", str(number), broadcaster=publisher)
+
+    try:
+        async with listener.subscribe("crowd") as messages:
+            await asyncio.gather(*(commit_and_publish(n) for n in range(20)))
+            received = {await next_text(messages) for _ in range(20)}
+        assert received == {str(n) for n in range(20)}
+    finally:
+        await listener.close()
+        await publisher.close()
+        await small.dispose()

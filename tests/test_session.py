@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import Database, on_commit, transaction
@@ -168,3 +169,52 @@ async def test_async_callbacks_are_awaited_before_commit_returns(
     await db_session.commit()
     assert calls == ["published"]
     assert await db_session.scalar(select(func.count()).select_from(Parent)) == 1
+
+
+@pytest.mark.parity("on_commit callbacks run after the connection is back in the pool")
+async def test_a_callback_that_needs_a_connection_gets_the_one_the_commit_freed(
+    scratch: URL,
+) -> None:
+    # A callback that publishes or enqueues takes a connection of its own: run while
+    # the committing session still held one, it would wait on itself with a pool of
+    # one, and under load every request would hold two connections (a pool deadlock).
+    db = Database(scratch, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    seen: list[int] = []
+
+    async def read_on_a_fresh_connection() -> None:
+        async with db.engine.connect() as connection:
+            seen.append(int((await connection.execute(select(1))).scalar_one()))
+
+    try:
+        for _ in range(3):
+            async with db.transaction() as session:
+                await session.execute(select(1))
+                on_commit(session, read_on_a_fresh_connection)
+        assert seen == [1, 1, 1]
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parity("on_commit callbacks under more concurrent commits than the pool holds")
+async def test_concurrent_commits_with_callbacks_never_exhaust_a_small_pool(
+    scratch: URL,
+) -> None:
+    db = Database(scratch, pool_size=2, max_overflow=0, pool_timeout=2)
+    done: list[int] = []
+
+    async def commit_one(number: int) -> None:
+        async def announce() -> None:
+            async with db.engine.connect() as connection:
+                await connection.execute(select(1))
+            done.append(number)
+
+        async with db.transaction() as session:
+            await session.execute(select(1))
+            on_commit(session, announce)
+
+    try:
+        await asyncio.gather(*(commit_one(n) for n in range(12)))
+        assert sorted(done) == list(range(12))
+    finally:
+        await db.dispose()

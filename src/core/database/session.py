@@ -33,6 +33,7 @@ logger = logging.getLogger("core.database")
 
 Callback = Callable[[], Awaitable[Any] | Any]
 _PENDING = "core.database.on_commit"
+_COMMITTED = "core.database.on_commit.committed"
 
 
 class ToolkitSession(Session):
@@ -62,8 +63,10 @@ def make_sync_sessionmaker(
 def on_commit(session: AsyncSession | Session, callback: Callback) -> None:
     """Run `callback` (sync or async) after the session commits; never after a rollback.
 
-    Callbacks run in registration order. One that fails is logged and skipped: the
-    data is already committed. A callback registered inside a savepoint that rolls
+    Callbacks run in registration order once the transaction has ended and its
+    connection is back in the pool (so one that needs a connection of its own never
+    waits on its own session), before `commit()` returns. One that fails is logged
+    and skipped: the data is already committed. A callback registered inside a savepoint that rolls
     back is dropped with it.
     """
     sync = session.sync_session if isinstance(session, AsyncSession) else session
@@ -79,18 +82,25 @@ def on_commit(session: AsyncSession | Session, callback: Callback) -> None:
 
 
 @event.listens_for(ToolkitSession, "after_commit")
-def _run_on_commit(session: Session) -> None:
+def _hold_until_released(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a SAVEPOINT was released: the outer transaction may still roll back
-    pending = session.info.pop(_PENDING, [])
-    for _transaction, callback in pending:
+    # after_commit fires while the session still holds its connection: a callback that
+    # takes one of its own (a publish, a job enqueue) would make every committing request
+    # hold two, and a pool smaller than the load would wait on itself. Run them at the
+    # end of the transaction instead, once the connection is back in the pool.
+    session.info[_COMMITTED] = session.info.pop(_PENDING, [])
+
+
+def _run_on_commit(session: Session) -> None:
+    for _transaction, callback in session.info.pop(_COMMITTED, []):
         try:
             result = callback()
             if inspect.isawaitable(result):
                 if not in_greenlet():
                     _discard(result)
                     raise TypeError("an awaitable from an on_commit callback of a sync session")
-                # after_commit runs inside AsyncSession.commit()'s greenlet, so the
+                # The transaction ends inside AsyncSession.commit()'s greenlet, so the
                 # callback can be awaited before commit() returns to the caller.
                 await_only(result)
         except Exception:
@@ -115,10 +125,12 @@ def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
 
 
 @event.listens_for(ToolkitSession, "after_transaction_end")
-def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> None:
-    # A session closed without committing must not carry its callbacks into its next use.
-    if transaction.parent is None:
+def _end_of_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None and not transaction.nested:
+        # A session closed without committing must not carry its callbacks into its
+        # next use; a committed one runs them now, its connection released.
         session.info.pop(_PENDING, None)
+        _run_on_commit(session)
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
