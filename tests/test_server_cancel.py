@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import anyio
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -72,6 +73,65 @@ async def test_cancelled_queries_never_hold_more_backends_than_the_pool(scratch:
         assert waiting == 0  # nothing still working once the lock was released
         async with database.transaction() as session:  # and the pool still serves
             assert await session.scalar(text("SELECT count(*) FROM locked_for_cancel")) == 0
+    finally:
+        await database.dispose()
+        await admin.dispose()
+
+
+async def _backends(admin: Database, name: str, where: str = "true") -> int:
+    query = text(
+        f"SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND {where}"
+    )
+    async with admin.transaction() as session:
+        return int(await session.scalar(query, {"name": name}) or 0)
+
+
+@pytest.mark.postgres_only(reason="server-side queries and pg_stat_activity are Postgres's")
+async def test_a_backend_whose_goodbye_was_lost_is_cancelled_from_a_side_connection(
+    scratch: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The network drops the close: no cancel request, no Terminate reached the server.
+    # A backend blocked on a lock never reads its socket, so without a pg_cancel_backend
+    # it would wait, outside the pool, for as long as the lock is held.
+    name = f"{APP_NAME}-lost"
+    database = _database(scratch, name, database_pool_size=1, database_max_overflow=0)
+    admin = _database(scratch, f"{name}-admin")
+    try:
+        async with admin.transaction() as session:
+            await session.execute(text("CREATE TABLE locked_for_lost_close (n INTEGER)"))
+        async with admin.engine.connect() as locker:
+            await locker.begin()
+            await locker.execute(text("LOCK TABLE locked_for_lost_close IN ACCESS EXCLUSIVE MODE"))
+
+            async def blocked() -> None:
+                async with database.transaction() as session:
+                    await session.execute(text("SELECT * FROM locked_for_lost_close"))
+
+            task = asyncio.create_task(blocked())
+            waiting = "wait_event_type = 'Lock'"
+            for _ in range(100):
+                if await _backends(admin, name, waiting) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert await _backends(admin, name, waiting) == 1
+
+            async def lost_close(self: asyncpg.Connection, **_options: object) -> None:
+                self.terminate()  # the socket is dropped; the server heard nothing
+                raise ConnectionResetError("the goodbye was lost on the network")
+
+            monkeypatch.setattr(asyncpg.Connection, "close", lost_close)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            monkeypatch.undo()
+            remaining = await _backends(admin, name)
+            for _ in range(100):
+                if remaining == 0:
+                    break
+                await asyncio.sleep(0.05)
+                remaining = await _backends(admin, name)
+            assert remaining == 0  # gone while the lock is still held
+            await locker.rollback()
     finally:
         await database.dispose()
         await admin.dispose()

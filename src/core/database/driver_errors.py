@@ -103,6 +103,11 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
     """`handle_error` hook: return the toolkit exception for this failure, or None to keep it."""
     original = context.original_exception
     wrapped = context.sqlalchemy_exception
+    if not isinstance(original, Exception):
+        # A cancellation (or Ctrl-C) interrupted the statement. SQLAlchemy discards the
+        # connection as if it were lost, but nothing failed: translated into "connection
+        # lost", it would be retried on a fresh connection and the cancellation swallowed.
+        return None
     if _is_read_only_refusal(original):
         return ReadOnlyTransactionError()
     if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):

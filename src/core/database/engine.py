@@ -34,6 +34,7 @@ from core.database.sequences import install_sequence_sync
 from core.database.server_cancel import cancel_queries_on_terminate
 from core.database.settings import Settings, get_settings
 from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
+from core.database.sqlite_interrupt import interrupt_on_cancel
 from core.database.sqlite_turns import TransactionTurns
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
@@ -113,6 +114,8 @@ def create_engine(
     reconnect_on_first_statement(engine)
     if parsed.get_backend_name() == "postgresql":
         cancel_queries_on_terminate(engine)
+    else:
+        interrupt_on_cancel(engine.sync_engine)
     return engine
 
 
