@@ -28,6 +28,12 @@ def _affinity(clause: Any) -> Any:
     return clause.type._type_affinity
 
 
+def _integer_bits(integer: Any) -> int:
+    if isinstance(integer, sqltypes.BigInteger):
+        return 64
+    return 16 if isinstance(integer, sqltypes.SmallInteger) else 32
+
+
 @compiles(sa_functions.sum)
 def _sum(element: Any, compiler: Any, **kw: Any) -> str:
     (argument,) = element.clauses.clauses or (None,)
@@ -70,8 +76,17 @@ def _cast_sqlite(element: Cast[Any], compiler: Any, **kw: Any) -> str:
     inner = compiler.process(element.clause, **kw)
     if target is sqltypes.Date and source in (sqltypes.DateTime, sqltypes.String):
         return f"date({inner})"  # CAST(text AS DATE) gives the year as a number
-    if target is sqltypes.Integer and source in (sqltypes.String, sqltypes.NullType):
-        return f"core_strict_integer({inner})"  # CAST('12abc' AS INTEGER) is 12, not an error
+    if target is sqltypes.Integer:
+        # SQLite's CAST reads '12abc' as 12, truncates a real toward zero and never
+        # overflows; Postgres refuses bad text, rounds a float half to even and a numeric
+        # half away from zero, and refuses what the integer type cannot hold.
+        bits = _integer_bits(element.type)
+        if source in (sqltypes.String, sqltypes.NullType):
+            return f"core_strict_integer({inner}, {bits})"
+        if source is sqltypes.Float:
+            return f"core_float_to_integer({inner}, {bits})"
+        if source is sqltypes.Numeric:
+            return f"core_numeric_to_integer({inner}, {bits})"
     return str(compiler.visit_cast(element, **kw))
 
 

@@ -70,6 +70,11 @@ def _substr(value: Any, start: int | None, length: int | None = None) -> Any:
     return value[begin - 1 : None if end is None else end - 1]
 
 
+def _substr_for(value: Any, start: int | None, length: int | None) -> Any:
+    # substr(s, start, NULL) is NULL; only the two-argument form runs to the end.
+    return None if length is None else _substr(value, start, length)
+
+
 def _left(value: Any, count: int | None) -> Any:
     # A negative count drops that many from the end, as on Postgres.
     return None if value is None or count is None else value[:count]
@@ -134,19 +139,45 @@ def _to_date(text: str | None) -> str | None:
     return None if moment is None else date(moment.year, moment.month, moment.day).isoformat()
 
 
-def _strict_integer(value: Any) -> int | None:
+_INTEGER_NAMES = {16: "smallint", 32: "integer", 64: "bigint"}
+
+
+def _in_range(number: int, bits: int) -> int:
+    if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+        raise ValueError(f"{_INTEGER_NAMES[bits]} out of range")
+    return number
+
+
+def _strict_integer(value: Any, bits: int = 64) -> int | None:
     # Postgres refuses '12abc' and ' 1.5' as integers where SQLite's CAST gives 12 or 1.
     if value is None:
         return None
     if isinstance(value, int):
-        return value
+        return _in_range(value, bits)
     if isinstance(value, float):
-        return int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        return _float_to_integer(value, bits)
     text = value.decode() if isinstance(value, bytes) else str(value)
     try:
-        return int(text.strip())
+        number = int(text.strip())
     except ValueError:
         raise ValueError("invalid input syntax for type integer") from None
+    return _in_range(number, bits)
+
+
+def _float_to_integer(value: Any, bits: int = 64) -> int | None:
+    # Postgres' float8 -> integer: rint(), half to even (Python's round()).
+    if value is None:
+        return None
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError("integer out of range")
+    return _in_range(round(number), bits)
+
+
+def _numeric_to_integer(value: Any, bits: int = 64) -> int | None:
+    # Postgres' numeric -> integer: half away from zero, on the decimal SQLite prints.
+    rounded = _round_half_away(value, 0)
+    return None if rounded is None else _in_range(int(Decimal(str(rounded))), bits)
 
 
 def _contains(document: Any, fragment: Any, top: bool = True) -> bool:
@@ -207,7 +238,7 @@ _SCALARS: tuple[tuple[str, int, Any], ...] = (
     ("core_regexp", 3, _regexp),
     ("core_regexp_replace", 4, _regexp_replace),
     ("core_substr", 2, _substr),
-    ("core_substr", 3, _substr),
+    ("core_substr", 3, _substr_for),
     ("core_left", 2, _left),
     ("core_right", 2, _right),
     ("core_round", 1, _round_half_away),
@@ -217,7 +248,10 @@ _SCALARS: tuple[tuple[str, int, Any], ...] = (
     ("core_local_time", 2, _local_time),
     ("core_iso_week", 1, _iso_week),
     ("core_to_date", 1, _to_date),
-    ("core_strict_integer", 1, _strict_integer),
+    ("core_strict_integer", 1, _strict_integer),  # as compiled before the width was passed
+    ("core_strict_integer", 2, _strict_integer),
+    ("core_float_to_integer", 2, _float_to_integer),
+    ("core_numeric_to_integer", 2, _numeric_to_integer),
     ("core_json_contains", 2, _json_contains),
     ("core_lower", 1, lambda v: None if v is None else str(v).lower()),
     ("core_upper", 1, lambda v: None if v is None else str(v).upper()),
