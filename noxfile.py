@@ -18,6 +18,8 @@ PYTHON = os.environ.get("NOX_PYTHON") or None
 MEMORY_URL = "sqlite+aiosqlite:///:memory:"
 # Wraps a command with a throwaway Postgres (TEST_POSTGRES_URL, Docker, or local binaries).
 WITH_POSTGRES = ("python", "-m", "core.database.testing", "postgres", "--")
+# Every revision of alembic/ up, down and up again with rows in every table.
+ROUNDTRIP = ("core.database.migrations.roundtrip",)
 
 
 REFERENCE_APP = "examples/reference"
@@ -93,6 +95,15 @@ def coverage(session: nox.Session) -> None:
     session.run(*measured, env={**env, "TEST_DATABASE_URL": MEMORY_URL})
     # The wrapper measured too; the pytest it starts is measured as a subprocess.
     session.run("coverage", "run", "-m", *WITH_POSTGRES[2:], *pytest, env=env)
+    # What the other proof sessions exercise counts too: routing on a real streaming
+    # replica, and every migration of the history up and down with rows in the tables.
+    replicas = ("python", "-m", "pytest", "tests/test_replicas.py")
+    replica_env = {**env, "CORE_DATABASE_TEST_REPLICAS": "1"}
+    session.run("coverage", "run", "-m", *WITH_POSTGRES[2:], *replicas, env=replica_env)
+    with tempfile.TemporaryDirectory() as scratch:
+        url = _scratch_sqlite(scratch, "migrations_test.db")
+        session.run("coverage", "run", "-m", *ROUNDTRIP, env={**env, "TEST_DATABASE_URL": url})
+    session.run("coverage", "run", "-m", *WITH_POSTGRES[2:], "python", "-m", *ROUNDTRIP, env=env)
     session.run("coverage", "combine", "--quiet", env=env)
     report = ("coverage", "report", f"--fail-under={COVERAGE_FAIL_UNDER}")
     session.run(*report, env=env)
@@ -236,7 +247,7 @@ def migrations(session: nox.Session) -> None:
     """upgrade head, check, downgrade base, upgrade head, then every revision up and down
     with rows in every table (no value may be lost): on SQLite, then Postgres."""
     _install(session)
-    roundtrip = ("python", "-m", "core.database.migrations.roundtrip")
+    roundtrip = ("python", "-m", *ROUNDTRIP)
     with tempfile.TemporaryDirectory() as scratch:
         url = _scratch_sqlite(scratch, "migrations_test.db")
         session.run(*roundtrip, env={"TEST_DATABASE_URL": url, "APP_ENV": "test"})

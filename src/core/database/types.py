@@ -172,7 +172,8 @@ class CheckedInteger(TypeDecorator[int]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
         if value is None:
             return None
-        if not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            # A bool is an int to Python, not to Postgres: refused as a float column does.
             raise TypeError(f"expected an int for an integer column, got {type(value).__name__}")
         limit = 2 ** (self.bits - 1)
         if not -limit <= value < limit:
@@ -220,6 +221,12 @@ class PortableUuid(TypeDecorator[uuid.UUID]):
             except ValueError:
                 raise ValueError("invalid UUID text") from None
         raise TypeError(f"expected a UUID, got {type(value).__name__}")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> uuid.UUID | None:
+        # asyncpg returns its own subclass; both backends read back exactly uuid.UUID.
+        if value is None or type(value) is uuid.UUID:
+            return value
+        return uuid.UUID(bytes=value.bytes)
 
 
 class Duration(TypeDecorator[timedelta]):
