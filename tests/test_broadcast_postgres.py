@@ -19,6 +19,8 @@ from core.database.broadcast import (
     publish_on_commit,
 )
 from core.database.errors import BroadcastMessageError
+from core.database.testing._cluster import free_port
+from tests.support import TcpProxy
 
 pytestmark = pytest.mark.postgres_only(reason="LISTEN/NOTIFY is a Postgres feature")
 
@@ -166,3 +168,63 @@ async def test_publishing_on_commit_from_more_requests_than_the_pool_holds(scrat
         await listener.close()
         await publisher.close()
         await small.dispose()
+
+
+def _through(proxy_port: int, database: Database) -> Database:
+    """The suite's database, reached through a relay on `proxy_port`."""
+    return Database(database.url.set(host="127.0.0.1", port=proxy_port), settings=database.settings)
+
+
+async def test_a_listener_started_while_the_server_is_unreachable_connects_when_it_comes(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    proxy = TcpProxy(int(database.url.port or 5432))
+    remote = _through(port, database)
+    listener = PostgresBroadcaster(remote, backoff=Backoff(first=0.05, cap=0.2), ping_interval=1.0)
+    publisher = PostgresBroadcaster(database)
+    try:
+        with caplog.at_level("WARNING", logger="core.database.broadcast"):
+            async with listener.subscribe("late") as messages:
+                assert not listener.connected  # nothing answers on that port yet
+                await proxy.start(port)
+                assert await next_message(messages) == Gap("reconnected")
+                await publisher.publish("late", "heard")
+                assert await next_text(messages) == "heard"
+        failures = [
+            r.getMessage() for r in caplog.records if "LISTEN connection failed" in r.getMessage()
+        ]
+        assert failures, "each failed attempt is logged, then retried with backoff"
+        password = database.url.password
+        assert password and not any(str(password) in line for line in failures)
+    finally:
+        await listener.close()
+        await publisher.close()
+        await remote.dispose()
+        await proxy.close()
+
+
+async def test_a_silently_dropped_listener_is_found_by_its_ping_and_replaced(
+    database: Database,
+) -> None:
+    port = free_port()
+    proxy = TcpProxy(int(database.url.port or 5432))
+    await proxy.start(port)
+    remote = _through(port, database)
+    listener = PostgresBroadcaster(remote, backoff=Backoff(first=0.05, cap=0.2), ping_interval=0.5)
+    publisher = PostgresBroadcaster(database)
+    try:
+        async with listener.subscribe("silent") as messages:
+            assert listener.connected
+            proxy.stall()  # no error, no FIN: the socket just goes quiet
+            await publisher.publish("silent", "lost in the drop")
+            # The ping times out, a new connection listens, and the subscriber is told.
+            assert await next_message(messages) == Gap("reconnected")
+            assert listener.reconnects >= 1
+            await publisher.publish("silent", "after")
+            assert await next_text(messages) == "after"
+    finally:
+        await listener.close()
+        await publisher.close()
+        await remote.dispose()
+        await proxy.close()
