@@ -15,6 +15,7 @@ from core.database.broadcast import (
     Gap,
     InMemoryBroadcaster,
     follow,
+    position_message,
     publish_on_commit,
 )
 from core.database.errors import BroadcastMessageError
@@ -266,3 +267,61 @@ async def test_a_position_beyond_the_head_resumes_from_the_head(db_session: Asyn
         await add(db_session, feed.name, "new", publish=broadcaster)
         assert await collect(stream, 1) == ["new"]
         await stream.aclose()
+
+
+async def test_follow_needs_a_start_or_a_head() -> None:
+    stream = follow(InMemoryBroadcaster(), "nowhere", Feed("x").read_after, lambda row: row[0])
+    with pytest.raises(ValueError, match="`after` or `head`"):
+        await anext(stream)
+
+
+async def test_a_message_that_names_no_position_wakes_a_read(db_session: AsyncSession) -> None:
+    # A writer that announces "something changed" instead of a position still wakes
+    # every follower, which then reads what is new.
+    broadcaster = InMemoryBroadcaster()
+    feed = Feed("plain")
+    stream = feed.follow(broadcaster, after=0)
+    async with asyncio.timeout(DEADLINE):
+        assert await anext(stream) == []
+        await add(db_session, feed.name, "p")
+        await broadcaster.publish(feed.name, "changed")
+        assert await collect(stream, 1) == ["p"]
+        await stream.aclose()
+
+
+async def test_the_stream_ends_when_the_broadcaster_closes(db_session: AsyncSession) -> None:
+    broadcaster = InMemoryBroadcaster()
+    stream = Feed("closing").follow(broadcaster, after=0)
+    async with asyncio.timeout(DEADLINE):
+        assert await anext(stream) == []
+        await broadcaster.close()
+        with pytest.raises(StopAsyncIteration):
+            await anext(stream)
+    assert position_message(42) == "42"  # what writers publish for follow() to parse
+
+
+async def test_a_follower_that_goes_away_cancels_a_read_only_it_waited_for(
+    db_session: AsyncSession,
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def slow_read(position: int, limit: int) -> list[tuple[int, str]]:
+        if position > 0 or not started.is_set():
+            started.set()
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+        return []
+
+    broadcaster = InMemoryBroadcaster()
+    stream = follow(broadcaster, "gone", slow_read, lambda row: row[0], after=0)
+    reader = asyncio.ensure_future(anext(stream))
+    async with asyncio.timeout(DEADLINE):
+        await started.wait()
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+    assert cancelled == [True]  # nobody else waited: the read itself was stopped
