@@ -88,6 +88,41 @@ LOSSY: dict[str, Draft] = {
 """,
         expected="authors.bio: 3 rows lost their value (column dropped)",
     ),
+    # A table dropped on the way up: its rows are gone, whatever the downgrade recreates.
+    "drop-table": Draft(
+        upgrade="""
+    op.drop_table("books")
+""",
+        downgrade="""
+    op.create_table(
+        "books",
+        sa.Column("id", KEY, primary_key=True),
+        sa.Column("author_id", KEY, sa.ForeignKey("authors.id"), nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+    )
+""",
+        expected="books: 3 rows lost (table dropped)",
+    ),
+    # A data step that deletes rows it meant to move.
+    "delete-rows": Draft(
+        upgrade="""
+    op.execute("DELETE FROM books")
+""",
+        downgrade="""
+    pass
+""",
+        expected="books: 3 rows lost",
+    ),
+    # A data step that rewrites values in place (a normalisation that cannot be undone).
+    "rewrite-values": Draft(
+        upgrade="""
+    op.execute("UPDATE authors SET title = 'untitled' WHERE title IS NOT NULL")
+""",
+        downgrade="""
+    pass
+""",
+        expected="authors.title: 3 rows changed value",
+    ),
 }
 
 RECIPES: dict[str, Draft] = {
@@ -103,6 +138,16 @@ RECIPES: dict[str, Draft] = {
         batch_op.alter_column(
             "contact_email", new_column_name="email", existing_type=sa.String(200)
         )
+""",
+        expected=None,
+    ),
+    # A table renamed: its rows are found under the new name.
+    "rename-table": Draft(
+        upgrade="""
+    op.rename_table("books", "volumes")
+""",
+        downgrade="""
+    op.rename_table("volumes", "books")
 """,
         expected=None,
     ),
