@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.database import LockNotAvailable, create_engine
+from core.database import Database, LockNotAvailable, create_engine
 from core.database.settings import Settings
+from core.database.sync import SyncDatabase
 from tests.support import settle
 
 pytestmark = pytest.mark.sqlite_only(reason="the write lock and busy handler are SQLite's")
@@ -142,3 +145,41 @@ async def test_the_next_begin_waits_until_the_commit_has_returned(engine: AsyncE
     assert log.begins >= 100
     assert log.overlaps == 0, f"{log.overlaps} of {log.begins} BEGINs raced a COMMIT/ROLLBACK"
     assert len(await _log(engine)) == 75
+
+
+def _held_by_another_process(database: Path) -> int:
+    """Hold the file's write turn as another process would: its own open file, flock'd."""
+    fd = os.open(f"{database}-turn", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+@pytest.mark.parametrize("face", ["async", "sync"])
+async def test_a_turn_held_by_another_process_past_the_busy_timeout_fails_as_locked(
+    tmp_path: Path, face: str
+) -> None:
+    database = tmp_path / "shared.db"
+    settings = Settings(database_sqlite_busy_timeout_ms=100)
+    async_db = Database(f"sqlite+aiosqlite:///{database}", settings=settings)
+    sync_db = SyncDatabase(f"sqlite:///{database}", settings=settings)
+    try:
+        fd = _held_by_another_process(database)
+        try:
+            with pytest.raises(LockNotAvailable, match="database is locked"):
+                if face == "async":
+                    async with async_db.transaction() as session:
+                        await session.execute(text("SELECT 1"))
+                else:
+                    with sync_db.transaction() as sync_session:
+                        sync_session.execute(text("SELECT 1"))
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        # The other process let go: the turn is free, and no waiter was left holding it.
+        async with asyncio.timeout(10), async_db.transaction() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+        with sync_db.transaction() as sync_session:
+            assert sync_session.scalar(text("SELECT 1")) == 1
+    finally:
+        await async_db.dispose()
+        sync_db.dispose()
