@@ -132,3 +132,24 @@ def test_client_tools_are_found_beside_a_path_wrapper(tmp_path: Path) -> None:
     found = find_pg_bindir(path=str(bindir), roots=(), tools=("pg_dump", "pg_restore"))
 
     assert found == bindir
+
+
+def test_an_in_memory_database_is_neither_dumped_nor_restored(tmp_path: Path) -> None:
+    memory = URL.create("sqlite+aiosqlite")
+    with pytest.raises(ConfigurationError, match="in-memory"):
+        dump(memory, tmp_path / "never.db")
+    with pytest.raises(ConfigurationError, match="in-memory"):
+        restore(memory, add(tmp_path / "source.db", "Ada"))
+    assert not (tmp_path / "never.db").exists()
+
+
+@pytest.mark.postgres_only(reason="pg_restore runs against a Postgres server")
+def test_a_failing_pg_restore_names_the_tool_and_hides_the_password(
+    scratch: URL, tmp_path: Path
+) -> None:
+    not_a_dump = tmp_path / "notes.dump"
+    not_a_dump.write_text("this is not a pg_dump archive\n")
+    with pytest.raises(RuntimeError, match="pg_restore failed for") as failure:
+        restore(scratch, not_a_dump)
+    assert scratch.password and scratch.password not in str(failure.value)
+    assert "***" in str(failure.value)
