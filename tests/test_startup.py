@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import URL
 
 from core.database import (
     ConfigurationError,
     Database,
+    DatabaseStartupCheck,
     DatabaseUnavailableError,
     check_database,
     parse_database_url,
@@ -153,3 +158,64 @@ async def test_check_database_raises_typed_errors() -> None:
 
 async def test_check_database_returns_the_working_database(database: Database) -> None:
     assert await check_database(database) is database
+
+
+class _Lifespan:
+    """Drives an ASGI app's lifespan as a server does: one message in, the answer out."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> dict[str, Any]:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        self._task = asyncio.create_task(self.app(scope, self._inbox.get, self._outbox.put))
+        return await self._ask({"type": "lifespan.startup"})
+
+    async def stop(self) -> dict[str, Any]:
+        return await self._ask({"type": "lifespan.shutdown"})
+
+    async def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        await self._inbox.put(message)
+        async with asyncio.timeout(30):
+            return await self._outbox.get()
+
+
+def _host_app(database: Database) -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(DatabaseStartupCheck, database=database, timeout=5)
+
+    @app.get("/")
+    async def index() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    return app
+
+
+async def test_after_a_passed_check_requests_go_through_and_shutdown_disposes(
+    scratch: URL,
+) -> None:
+    database = Database(scratch)
+    lifespan = _Lifespan(_host_app(database))
+    try:
+        assert (await lifespan.start())["type"] == "lifespan.startup.complete"
+        assert database.engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
+        transport = httpx.ASGITransport(app=lifespan.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+            assert (await client.get("/")).json() == {"ok": "yes"}
+        assert (await lifespan.stop())["type"] == "lifespan.shutdown.complete"
+        # Disposed on the way out: no connection left open behind the server.
+        assert database.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+    finally:
+        await database.dispose()
+
+
+async def test_a_failed_check_fails_the_lifespan_in_one_line_without_the_password() -> None:
+    database = Database(f"postgresql://app:{SECRET}@127.0.0.1:{free_port()}/app")
+    lifespan = _Lifespan(_host_app(database))
+    failed = await lifespan.start()
+    assert failed["type"] == "lifespan.startup.failed"
+    assert "connection refused" in failed["message"]
+    assert "\n" not in failed["message"] and SECRET not in failed["message"]
