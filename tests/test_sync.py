@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -336,3 +337,21 @@ def test_sync_api_resolves_and_is_documented() -> None:
             assert inspect.getdoc(value), f"{name} has no docstring"
     with pytest.raises(AttributeError, match="no_such_name"):
         sync.__getattr__("no_such_name")
+
+
+def test_a_sync_callback_that_returns_a_coroutine_is_logged_and_the_commit_stands(
+    sync_scratch: SyncDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def publish() -> None:
+        return None
+
+    with caplog.at_level(logging.ERROR, logger="core.database"):
+        with sync_scratch.transaction() as session:
+            session.execute(text("INSERT INTO entries (owner_id, face) VALUES (1, 'sync')"))
+            on_commit(session, lambda: publish())  # a plain function, handing back a coroutine
+        with sync_scratch.transaction() as session:
+            assert session.execute(text("SELECT count(*) FROM entries")).scalar() == 1
+    failures = [r for r in caplog.records if "the commit stands" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None
+    assert "sync session" in str(failures[0].exc_info[1])
