@@ -15,9 +15,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
 
 from core.database import Database, DatabaseUnavailableError
+from core.database.pool import PING_AFTER_IDLE
 from core.database.reconnect import ReconnectingConnection
 from core.database.settings import Settings
+from core.database.testing._cluster import free_port
 from tests import models
+from tests.support import TcpProxy
 
 APP_NAME = "reconnect-test"
 
@@ -126,3 +129,26 @@ async def test_engines_with_execution_options_reconnect_too(scratch: URL) -> Non
                 assert isinstance(connection.sync_connection, ReconnectingConnection)
     finally:
         await database.dispose()
+
+
+@pytest.mark.postgres_only(reason="a network between the app and its server")
+async def test_a_pooled_connection_dropped_silently_is_replaced_within_the_connect_timeout(
+    database: Database,
+) -> None:
+    # No RST, no FIN (a NAT entry expired, a host gone): the idle connection looks
+    # alive until something reads from it. Its liveness ping must give up in time.
+    port = free_port()
+    proxy = TcpProxy(int(database.url.port or 5432))
+    await proxy.start(port)
+    settings = database.settings.model_copy(update={"database_connect_timeout": 1.0})
+    remote = Database(database.url.set(host="127.0.0.1", port=port), settings=settings)
+    try:
+        async with remote.transaction() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+        await asyncio.sleep(PING_AFTER_IDLE + 0.2)  # rested long enough to be pinged
+        proxy.stall()
+        async with asyncio.timeout(20), remote.transaction() as session:
+            assert await session.scalar(text("SELECT 2")) == 2  # on a fresh connection
+    finally:
+        await remote.dispose()
+        await proxy.close()

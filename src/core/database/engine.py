@@ -155,7 +155,7 @@ def install_rules(
     if url.get_backend_name() == "sqlite":
         _install_sqlite_hooks(engine, url, settings, face)
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
-        ping_when_idle(engine)
+        ping_when_idle(engine, timeout=settings.database_connect_timeout)
 
 
 def read_only_options(dialect: str) -> dict[str, Any]:

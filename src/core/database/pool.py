@@ -32,12 +32,14 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import await_only
+from sqlalchemy.util.concurrency import in_greenlet
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty, Queue
 
 from core.database.errors import PoolTimeoutError
 
 __all__ = [
     "PING_AFTER_IDLE",
+    "PING_TIMEOUT",
     "FairAsyncQueue",
     "FairAsyncQueuePool",
     "FairQueuePool",
@@ -48,6 +50,8 @@ __all__ = [
 _T = TypeVar("_T")
 # Seconds a connection may rest in the pool and still be handed out without a ping.
 PING_AFTER_IDLE = 1.0
+# Seconds a liveness ping may take before the connection is taken for dead.
+PING_TIMEOUT = 10.0
 _IDLE_SINCE = "core.database.idle_since"
 _now = time.monotonic
 
@@ -182,10 +186,17 @@ class FairQueuePool(QueuePool):
     _queue_class: Any = FairThreadQueue
 
 
-def ping_when_idle(engine: Engine | AsyncEngine, idle_after: float = PING_AFTER_IDLE) -> None:
+def ping_when_idle(
+    engine: Engine | AsyncEngine,
+    idle_after: float = PING_AFTER_IDLE,
+    *,
+    timeout: float = PING_TIMEOUT,
+) -> None:
     """Ping a connection at checkout if it rested in the pool over `idle_after` seconds.
 
-    A dead one is replaced before the caller sees it (instead of `pool_pre_ping`).
+    A dead one is replaced before the caller sees it (instead of `pool_pre_ping`). A
+    connection dropped silently (no reset from the network: an expired NAT entry, a
+    vanished host) would never answer: on asyncpg the ping gives up after `timeout`.
     """
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
@@ -204,7 +215,21 @@ def ping_when_idle(engine: Engine | AsyncEngine, idle_after: float = PING_AFTER_
         if since is None or _now() - since < idle_after:
             return  # just connected, or used a moment ago
         try:
-            sync_engine.dialect.do_ping(dbapi_connection)
+            if callable(is_closed) and in_greenlet():
+                await_only(_ping_asyncpg(driver, timeout))
+            else:
+                sync_engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             # The pool's documented way to say "discard this one and connect anew".
             raise DisconnectionError("pooled connection failed its liveness check") from exc
+
+
+async def _ping_asyncpg(driver: Any, timeout: float) -> None:  # noqa: ASYNC109
+    try:
+        async with asyncio.timeout(timeout):
+            await driver.execute("SELECT 1")
+    except TimeoutError:
+        # Nothing runs on it and nothing will come back: drop the socket now, so that
+        # discarding it does not wait for a goodbye the network will not carry.
+        driver.terminate()
+        raise
