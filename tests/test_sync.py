@@ -107,6 +107,9 @@ def test_psycopg_arguments_carry_the_settings() -> None:
     assert args["password"] == "qs-secret"
     assert args["sslmode"] == "require"
     assert args["connect_timeout"] == 3
+    # Unacknowledged data closes the socket after the connect timeout: a connection the
+    # network dropped without a word fails its liveness ping instead of hanging.
+    assert args["tcp_user_timeout"] == 2500
     assert args["application_name"] == "worker"
     assert args["options"] == (
         "-c statement_timeout=5000 -c search_path=my\\\\schema -c lock_timeout=100 -c timezone=UTC"

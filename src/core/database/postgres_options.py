@@ -88,6 +88,9 @@ def psycopg_connect_args(url: URL, settings: Settings) -> tuple[URL, dict[str, A
     args: dict[str, Any] = {
         # libpq takes whole seconds, and reads 1 as 2 (its minimum); round up, never down.
         "connect_timeout": max(2, math.ceil(connection.timeout)),
+        # Data unacknowledged this long closes the socket: a connection the network
+        # dropped without a word fails its liveness ping instead of hanging on it.
+        "tcp_user_timeout": math.ceil(connection.timeout * 1000),
         "application_name": server_settings.pop("application_name"),
         **connection.secrets,
         **connection.ssl,  # libpq's names: psycopg passes them on as they are
