@@ -174,6 +174,13 @@ class mod(GenericFunction[Any]):
         super().__init__(dividend, divisor, **kw)
 
 
+@compiles(mod, "sqlite")
+def _mod_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite's mod(x, 0) is NULL; Postgres refuses it, as it does x % 0.
+    dividend, divisor = _args(element, compiler, **kw)
+    return f"mod({dividend}, core_divisor({dividend}, {divisor}))"
+
+
 class avg(GenericFunction[Any]):
     """The mean: a float for integer and float columns, a Decimal for decimal columns."""
 

@@ -129,7 +129,19 @@ def _binary_sqlite(element: BinaryExpression[Any], compiler: Any, **kw: Any) -> 
         pattern_replacement = compiler.process(element.right, **kw)
         flag_sql = compiler.render_literal_value(flags or "", sqltypes.STRINGTYPE)
         return f"core_regexp_replace({left}, {pattern_replacement}, {flag_sql})"
+    if operator in _DIVISIONS:
+        # SQLite answers x / 0 and x % 0 with NULL; Postgres refuses them. The divisor
+        # goes through a check that refuses zero the same way ("division by zero").
+        checked = sa_functions.Function(
+            "core_divisor", element.left, element.right, type_=element.right.type
+        )
+        element = BinaryExpression(
+            element.left, checked, operator, type_=element.type, modifiers=element.modifiers
+        )
     return str(compiler.visit_binary(element, **kw))
+
+
+_DIVISIONS = (operators.truediv, operators.floordiv, operators.mod)
 
 
 @compiles(BinaryExpression, "postgresql")

@@ -164,6 +164,15 @@ def _strict_integer(value: Any, bits: int = 64) -> int | None:
     return _in_range(number, bits)
 
 
+def _divisor(dividend: Any, divisor: Any) -> Any:
+    # Postgres refuses a division by zero (SQLite would answer NULL); NULL / 0 is NULL.
+    if dividend is None or divisor is None or isinstance(divisor, str | bytes):
+        return divisor
+    if divisor == 0:
+        raise ValueError("division by zero")
+    return divisor
+
+
 def _float_to_integer(value: Any, bits: int = 64) -> int | None:
     # Postgres' float8 -> integer: rint(), half to even (Python's round()).
     if value is None:
@@ -248,6 +257,7 @@ _SCALARS: tuple[tuple[str, int, Any], ...] = (
     ("core_local_time", 2, _local_time),
     ("core_iso_week", 1, _iso_week),
     ("core_to_date", 1, _to_date),
+    ("core_divisor", 2, _divisor),
     ("core_strict_integer", 1, _strict_integer),  # as compiled before the width was passed
     ("core_strict_integer", 2, _strict_integer),
     ("core_float_to_integer", 2, _float_to_integer),
