@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, String, literal, null
+from sqlalchemy import Boolean, Integer, String, literal, null
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import coercions, roles
 from sqlalchemy.sql import functions as sa_functions
@@ -234,6 +234,26 @@ def _string_agg_postgres(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
 
 def _is_null(clause: ColumnElement[Any]) -> bool:
     return clause.__visit_name__ == "null"
+
+
+class bool_and(GenericFunction[bool]):
+    """True if every non-NULL input is true (SQLite: registered under Postgres' name)."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+class bool_or(GenericFunction[bool]):
+    """True if any non-NULL input is true."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+class every(bool_and):
+    """The SQL standard's name for bool_and."""
+
+    inherit_cache = True
 
 
 def count_true(condition: Any) -> ColumnElement[int]:

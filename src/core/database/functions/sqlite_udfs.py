@@ -16,6 +16,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.database.functions.sqlite_postgres_names import register_postgres_names
+
 __all__ = ["last_refusal", "regex_flags", "register_sqlite_functions"]
 
 # Postgres embedded options that Python's re can honour the same way.
@@ -292,6 +294,7 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     """Register the toolkit's functions on one sqlite3 connection (in its own thread)."""
     for name, arity, function in _SCALARS:
         connection.create_function(name, arity, _reporting(function), deterministic=True)
+    register_postgres_names(connection, _reporting)
     # typeshed describes a one-argument step(); sqlite3 passes all four.
     connection.create_aggregate("core_string_agg", 4, _OrderedStringAgg)  # type: ignore[arg-type]
     # Postgres' "C" collation by name, for columns declared String(collation="C").
