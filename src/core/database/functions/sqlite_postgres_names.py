@@ -31,12 +31,12 @@ def _repeat(value: Any, count: int | None) -> str | None:
 def _pad(value: Any, length: int | None, fill: Any, *, left: bool) -> str | None:
     if value is None or length is None or fill is None:
         return None
-    text, fill = _text(value), _text(fill)
+    text, filler = _text(value), _text(fill)
     if length <= 0:
         return ""
-    if len(text) >= length or not fill:
+    if len(text) >= length or not filler:
         return text[:length]
-    padding = (fill * (length // len(fill) + 1))[: length - len(text)]
+    padding = (filler * (length // len(filler) + 1))[: length - len(text)]
     return padding + text if left else text + padding
 
 
