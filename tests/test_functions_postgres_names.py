@@ -102,3 +102,12 @@ async def test_boolean_aggregates(db_session: AsyncSession) -> None:
     none = select(func.bool_or(Measure.flag)).where(Measure.flag.is_(None))
     assert await db_session.scalar(none) is None
     assert isinstance(func.bool_and(literal(True, Boolean())).type, Boolean)
+
+
+@pytest.mark.parity("SQLite's instr() and ifnull() run on Postgres too")
+async def test_sqlite_spellings_run_on_both(db_session: AsyncSession) -> None:
+    same(await value(db_session, func.instr("abcabc", "ca")), 3)
+    same(await value(db_session, func.instr("abc", "z")), 0)
+    same(await value(db_session, func.ifnull(cast(null(), Integer()), 7)), 7)
+    same(await value(db_session, func.ifnull("a", "b")), "a")
+    assert await value(db_session, func.instr(cast(null(), String()), "a")) is None

@@ -236,6 +236,29 @@ def _is_null(clause: ColumnElement[Any]) -> bool:
     return clause.__visit_name__ == "null"
 
 
+class instr(GenericFunction[int]):
+    """SQLite's instr(s, sub): 1-based position, 0 if absent (Postgres' strpos)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(instr, "postgresql")
+def _instr_postgres(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    return _call("strpos", element, compiler, **kw)
+
+
+class ifnull(ReturnTypeFromArgs[Any]):
+    """SQLite's ifnull(a, b): coalesce of two."""
+
+    inherit_cache = True
+
+
+@compiles(ifnull, "postgresql")
+def _ifnull_postgres(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    return _call("coalesce", element, compiler, **kw)
+
+
 class bool_and(GenericFunction[bool]):
     """True if every non-NULL input is true (SQLite: registered under Postgres' name)."""
 
