@@ -66,8 +66,8 @@ def on_commit(session: AsyncSession | Session, callback: Callback) -> None:
     Callbacks run in registration order once the transaction has ended and its
     connection is back in the pool (so one that needs a connection of its own never
     waits on its own session), before `commit()` returns. One that fails is logged
-    and skipped: the data is already committed. A callback registered inside a savepoint that rolls
-    back is dropped with it.
+    and skipped: the data is already committed. A callback registered inside a
+    savepoint that rolls back is dropped with it.
     """
     sync = session.sync_session if isinstance(session, AsyncSession) else session
     if isinstance(sync, SyncToolkitSession) and inspect.iscoroutinefunction(callback):
