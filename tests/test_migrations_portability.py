@@ -97,6 +97,30 @@ def downgrade() -> None:
 """
 )
 
+# Postgres-only constructs of another kind: options, sequences, casts, generic types.
+MORE_POSTGRES_ONLY = (
+    HEADER
+    + """
+
+def upgrade() -> None:
+    op.create_table(
+        "ledger",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("n", sa.Integer(), sa.Sequence("ledger_n_seq")),
+        sa.Column("ref", sa.UUID()),
+        sa.Column("meta", sa.JSON(), server_default=sa.text("'{}'::jsonb")),
+        sa.Column("seq", sa.Integer(), server_default=sa.text("nextval('ledger_n_seq')")),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        sa.Column("codes", sa.ARRAY(sa.Integer())),
+        postgresql_partition_by="RANGE (id)",
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("ledger")
+"""
+)
+
 
 def history(tmp_path: Path, revision: str) -> Path:
     (tmp_path / "hostdb.py").write_text("from sqlalchemy import MetaData\nmetadata = MetaData()\n")
@@ -202,3 +226,23 @@ def parse_password(url: str) -> str:
     if not password:
         pytest.skip("the test server has no password to look for")
     return password
+
+
+def test_options_sequences_casts_and_generic_types_are_named(tmp_path: Path) -> None:
+    result = check(history(tmp_path, MORE_POSTGRES_ONLY))
+    output = result.stdout
+    assert result.returncode == 1, output + result.stderr
+    expected = [
+        ("note: revision 0001, table ledger: postgresql_partition_by=", "SQLite may ignore it"),
+        ("column n: sequence ledger_n_seq exists on Postgres only", "an autoincrementing"),
+        ("column ref: UUID (the native type) is a UUID-named column", "fix: sa.Uuid()"),
+        ("column meta: server default '{}'::jsonb fails on SQLite", "without its cast"),
+        ("column seq: server default nextval('ledger_n_seq') fails", "an autoincrementing"),
+        ("column codes: ARRAY does not compile on SQLite", "sa.JSON() holding a list"),
+    ]
+    lines = output.splitlines()
+    for finding, fix in expected:
+        (index,) = [i for i, line in enumerate(lines) if finding in line]
+        assert fix in lines[index + 1], (finding, output)
+    assert "column at" not in output  # func.now() compiles to CURRENT_TIMESTAMP on SQLite
+    assert "4 not portable, 3 note(s)" in output
