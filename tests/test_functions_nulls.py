@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     cast,
     extract,
+    func,
     literal,
     null,
 )
@@ -137,3 +138,26 @@ async def test_a_cast_out_of_the_integer_range_is_refused(
 async def test_a_cast_to_bigint_keeps_a_large_value(db_session: AsyncSession) -> None:
     same(await value(db_session, cast(literal("3000000000"), BigInteger())), 3_000_000_000)
     same(await value(db_session, cast(literal(3e9, Float()), BigInteger())), 3_000_000_000)
+
+
+SAME_KIND = [
+    ("floor", -1.5, -2.0), ("floor", -3, -3), ("floor", Decimal("-2.5"), Decimal("-3")),
+    ("ceil", -1.5, -1.0), ("ceil", 2, 2), ("ceil", Decimal("2.1"), Decimal("3")),
+    ("ceiling", 1.2, 2.0),
+    ("trunc", -1.7, -1.0), ("trunc", 7, 7), ("trunc", Decimal("-2.5"), Decimal("-2")),
+    ("sign", -3, -1), ("sign", 0.5, 1.0), ("sign", Decimal("0"), Decimal("0")),
+    ("abs", -3, 3), ("abs", -1.5, 1.5), ("abs", Decimal("-2.50"), Decimal("2.5")),
+]  # fmt: skip
+_TYPES = {float: Float(), int: Integer(), Decimal: Numeric(10, 2)}
+
+
+@pytest.mark.parity("floor/ceil/trunc/sign/abs keep the argument's Python type")
+@pytest.mark.parametrize(
+    ("name", "argument", "expected"), SAME_KIND, ids=[f"{n}({a!r})" for n, a, _ in SAME_KIND]
+)
+async def test_rounding_functions_keep_the_argument_type(
+    db_session: AsyncSession, name: str, argument: Any, expected: Any
+) -> None:
+    given = literal(argument, _TYPES[type(argument)])
+    same(await value(db_session, getattr(func, name)(given)), expected)
+    assert await value(db_session, getattr(func, name)(cast(null(), Float()))) is None

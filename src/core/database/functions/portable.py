@@ -163,6 +163,57 @@ def _round_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return _call("core_round", element, compiler, **kw)
 
 
+class _SameKindResult(GenericFunction[Any]):
+    """A one-argument numeric function whose result keeps the argument's Python type.
+
+    SQLite answers `floor(-1.5)` with an int and `sign(-3)` with an int; Postgres with
+    a float for both (an integer argument goes to its double precision variant).
+    """
+
+    inherit_cache = True
+
+    def __init__(self, value: Any, **kw: Any) -> None:
+        value = coercions.expect(roles.ExpressionElementRole, value)
+        kw.setdefault("type_", result_type_like(value.type))
+        super().__init__(value, **kw)
+
+
+class floor(_SameKindResult):
+    """The largest whole number not above x, as x's type: int, float or Decimal."""
+
+    inherit_cache = True
+
+
+class ceil(_SameKindResult):
+    """The smallest whole number not below x, as x's type."""
+
+    inherit_cache = True
+
+
+class ceiling(ceil):
+    """The SQL standard's name for ceil."""
+
+    inherit_cache = True
+
+
+class trunc(_SameKindResult):
+    """x without its fraction (toward zero), as x's type."""
+
+    inherit_cache = True
+
+
+class sign(_SameKindResult):
+    """-1, 0 or 1, as x's type."""
+
+    inherit_cache = True
+
+
+class abs(_SameKindResult):
+    """|x|, as x's type."""
+
+    inherit_cache = True
+
+
 class mod(GenericFunction[Any]):
     """The remainder, with the dividend's sign; an int for integers (SQLite's mod() is REAL)."""
 

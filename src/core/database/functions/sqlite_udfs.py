@@ -7,6 +7,7 @@ portable functions in this package compile to them on SQLite.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from collections import deque
@@ -166,6 +167,14 @@ def _strict_integer(value: Any, bits: int = 64) -> int | None:
     return _in_range(number, bits)
 
 
+def _floor(value: Any) -> Any:
+    # Replaces SQLAlchemy's own `floor` (math.floor), which fails on NULL and turns a
+    # float into an int; Postgres gives NULL, and a float for a float.
+    if value is None:
+        return None
+    return float(math.floor(value)) if isinstance(value, float) else math.floor(value)
+
+
 def _divisor(dividend: Any, divisor: Any) -> Any:
     # Postgres refuses a division by zero (SQLite would answer NULL); NULL / 0 is NULL.
     if dividend is None or divisor is None or isinstance(divisor, str | bytes):
@@ -260,6 +269,7 @@ _SCALARS: tuple[tuple[str, int, Any], ...] = (
     ("core_iso_week", 1, _iso_week),
     ("core_to_date", 1, _to_date),
     ("core_divisor", 2, _divisor),
+    ("floor", 1, _floor),
     ("core_strict_integer", 1, _strict_integer),  # as compiled before the width was passed
     ("core_strict_integer", 2, _strict_integer),
     ("core_float_to_integer", 2, _float_to_integer),
