@@ -193,3 +193,19 @@ async def test_now_typed_as_utc_datetime(db_session: AsyncSession) -> None:
         assert isinstance(moment, datetime)
         assert moment.utcoffset() == timedelta(0)
         assert before - timedelta(seconds=5) <= moment <= datetime.now(UTC) + timedelta(seconds=5)
+
+
+@pytest.mark.parity("the server's clock reads back aware UTC without a type_")
+async def test_server_clock_functions_read_back_aware_utc(db_session: AsyncSession) -> None:
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    for clock in (func.now(), func.current_timestamp(), func.localtimestamp()):
+        moment = await value(db_session, clock)
+        assert isinstance(moment, datetime), clock
+        assert moment.utcoffset() == timedelta(0), clock
+        assert before <= moment <= datetime.now(UTC) + timedelta(seconds=5)
+    # Compared with what a UTCDateTime column holds, in SQL and in Python.
+    db_session.add(Measure(at=datetime(2020, 1, 1, tzinfo=UTC)))
+    await db_session.flush()
+    older = await db_session.scalar(select(func.count()).where(Measure.at < func.now()))
+    assert older == 1
+    assert await value(db_session, func.now()) > datetime(2020, 1, 1, tzinfo=UTC)

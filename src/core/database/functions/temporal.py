@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Interval, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import coercions, roles
+from sqlalchemy.sql import functions as sa_functions
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.functions import FunctionElement, GenericFunction
@@ -167,3 +168,10 @@ def _local_postgres(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(local_time, "sqlite")
 def _local_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return f"core_local_time({', '.join(_args(element, compiler, **kw))})"
+
+
+# The server's clock reads back aware UTC on both: SQLite's CURRENT_TIMESTAMP is text
+# without a zone (a naive datetime through SQLAlchemy's DateTime), where Postgres
+# gives an aware one. SQLAlchemy's own functions carry the type, so set it on them.
+for _clock in (sa_functions.now, sa_functions.current_timestamp, sa_functions.localtimestamp):
+    _clock.type = UTCDateTime()  # type: ignore[assignment]  # a DateTime, decorated
