@@ -6,6 +6,7 @@ a test cannot restart a server it did not start).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -58,8 +59,12 @@ class RedisServer:
             [str(self._binary), "-"], stdin=subprocess.PIPE, stdout=log, stderr=log
         )
         assert self._process.stdin is not None
-        self._process.stdin.write(config.encode())
-        self._process.stdin.close()
+        # A server that exits at once (a bad build, the port taken) may close the pipe
+        # first: that is reported below as a failed start, with its log.
+        with contextlib.suppress(BrokenPipeError):
+            self._process.stdin.write(config.encode())
+        with contextlib.suppress(BrokenPipeError):
+            self._process.stdin.close()
         log.close()
         deadline = time.monotonic() + _START_TIMEOUT
         while not _answers(self.port):
