@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from core.database import Database
+
 
 async def settle() -> None:
     """Let every started task run until it blocks (on a pool, a lock, a queue)."""
@@ -72,3 +74,9 @@ class TcpProxy:
             sink.write(data)
             await sink.drain()
         sink.close()
+
+
+def through_relay(database: Database, port: int, **settings: object) -> Database:
+    """`database`, reached through a relay on 127.0.0.1:`port`, its settings updated."""
+    updated = database.settings.model_copy(update=settings)
+    return Database(database.url.set(host="127.0.0.1", port=port), settings=updated)

@@ -20,7 +20,7 @@ from core.database.broadcast import (
 )
 from core.database.errors import BroadcastMessageError
 from core.database.testing._cluster import free_port
-from tests.support import TcpProxy
+from tests.support import TcpProxy, through_relay
 
 pytestmark = pytest.mark.postgres_only(reason="LISTEN/NOTIFY is a Postgres feature")
 
@@ -170,17 +170,12 @@ async def test_publishing_on_commit_from_more_requests_than_the_pool_holds(scrat
         await small.dispose()
 
 
-def _through(proxy_port: int, database: Database) -> Database:
-    """The suite's database, reached through a relay on `proxy_port`."""
-    return Database(database.url.set(host="127.0.0.1", port=proxy_port), settings=database.settings)
-
-
 async def test_a_listener_started_while_the_server_is_unreachable_connects_when_it_comes(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()
     proxy = TcpProxy(int(database.url.port or 5432))
-    remote = _through(port, database)
+    remote = through_relay(database, port)
     listener = PostgresBroadcaster(remote, backoff=Backoff(first=0.05, cap=0.2), ping_interval=1.0)
     publisher = PostgresBroadcaster(database)
     try:
@@ -210,7 +205,7 @@ async def test_a_silently_dropped_listener_is_found_by_its_ping_and_replaced(
     port = free_port()
     proxy = TcpProxy(int(database.url.port or 5432))
     await proxy.start(port)
-    remote = _through(port, database)
+    remote = through_relay(database, port)
     listener = PostgresBroadcaster(remote, backoff=Backoff(first=0.05, cap=0.2), ping_interval=0.5)
     publisher = PostgresBroadcaster(database)
     try:

@@ -20,7 +20,7 @@ from core.database.reconnect import ReconnectingConnection
 from core.database.settings import Settings
 from core.database.testing._cluster import free_port
 from tests import models
-from tests.support import TcpProxy
+from tests.support import TcpProxy, through_relay
 
 APP_NAME = "reconnect-test"
 
@@ -140,8 +140,7 @@ async def test_a_pooled_connection_dropped_silently_is_replaced_within_the_conne
     port = free_port()
     proxy = TcpProxy(int(database.url.port or 5432))
     await proxy.start(port)
-    settings = database.settings.model_copy(update={"database_connect_timeout": 1.0})
-    remote = Database(database.url.set(host="127.0.0.1", port=port), settings=settings)
+    remote = through_relay(database, port, database_connect_timeout=1.0)
     try:
         async with remote.transaction() as session:
             assert await session.scalar(text("SELECT 1")) == 1

@@ -8,6 +8,8 @@ outside the pool, and the pool opened more in its place.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
 import asyncpg
@@ -28,6 +30,18 @@ def _database(url: URL, name: str, **settings: object) -> Database:
     return Database(url, settings=config.model_copy(update={"database_application_name": name}))
 
 
+@asynccontextmanager
+async def _locked_table(admin: Database, table: str) -> AsyncIterator[None]:
+    """Create `table` and hold ACCESS EXCLUSIVE on it until the block ends."""
+    async with admin.transaction() as session:
+        await session.execute(text(f"CREATE TABLE {table} (n INTEGER)"))
+    async with admin.engine.connect() as locker:
+        await locker.begin()
+        await locker.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        yield
+        await locker.rollback()
+
+
 @pytest.mark.postgres_only(reason="server-side queries and pg_stat_activity are Postgres's")
 async def test_cancelled_queries_never_hold_more_backends_than_the_pool(scratch: URL) -> None:
     database = _database(
@@ -36,11 +50,7 @@ async def test_cancelled_queries_never_hold_more_backends_than_the_pool(scratch:
     admin = _database(scratch, f"{APP_NAME}-admin")
     count = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
     try:
-        async with admin.transaction() as session:
-            await session.execute(text("CREATE TABLE locked_for_cancel (n INTEGER)"))
-        async with admin.engine.connect() as locker:
-            await locker.begin()
-            await locker.execute(text("LOCK TABLE locked_for_cancel IN ACCESS EXCLUSIVE MODE"))
+        async with _locked_table(admin, "locked_for_cancel"):
             peak = 0
             for _round in range(3):
                 scopes: list[anyio.CancelScope] = []
@@ -61,7 +71,6 @@ async def test_cancelled_queries_never_hold_more_backends_than_the_pool(scratch:
                     await asyncio.sleep(0.02)
                 await asyncio.gather(*tasks, return_exceptions=True)
             assert peak <= POOL_SIZE + MAX_OVERFLOW
-            await locker.rollback()
         async with admin.transaction() as session:
             waiting = await session.scalar(
                 text(
@@ -97,11 +106,7 @@ async def test_a_backend_whose_goodbye_was_lost_is_cancelled_from_a_side_connect
     database = _database(scratch, name, database_pool_size=1, database_max_overflow=0)
     admin = _database(scratch, f"{name}-admin")
     try:
-        async with admin.transaction() as session:
-            await session.execute(text("CREATE TABLE locked_for_lost_close (n INTEGER)"))
-        async with admin.engine.connect() as locker:
-            await locker.begin()
-            await locker.execute(text("LOCK TABLE locked_for_lost_close IN ACCESS EXCLUSIVE MODE"))
+        async with _locked_table(admin, "locked_for_lost_close"):
 
             async def blocked() -> None:
                 async with database.transaction() as session:
@@ -131,7 +136,6 @@ async def test_a_backend_whose_goodbye_was_lost_is_cancelled_from_a_side_connect
                 await asyncio.sleep(0.05)
                 remaining = await _backends(admin, name)
             assert remaining == 0  # gone while the lock is still held
-            await locker.rollback()
     finally:
         await database.dispose()
         await admin.dispose()
