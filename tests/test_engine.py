@@ -17,6 +17,7 @@ from core.database import (
     create_engine,
 )
 from core.database.settings import Settings, get_settings
+from core.database.url import is_memory_sqlite, parse_database_url
 from tests.models import Child, Item, Parent
 
 SECRET = "S3cretPw"
@@ -176,7 +177,7 @@ async def test_a_queue_pool_class_keeps_the_sizing_from_settings(database_url: s
     explicit = create_engine(database_url, poolclass=AsyncAdaptedQueuePool, pool_size=4)
     try:
         assert isinstance(engine.pool, AsyncAdaptedQueuePool)
-        memory = ":memory:" in database_url  # one connection holds that database
+        memory = is_memory_sqlite(parse_database_url(database_url))  # one connection holds it
         assert engine.pool.size() == (1 if memory else 3)
         assert engine.pool.timeout() == 7
         assert explicit.pool.size() == 4

@@ -52,6 +52,14 @@ STORED_FORMS = {
     "milliseconds": ("2024-05-01 10:00:00.250", datetime(2024, 5, 1, 10, 0, 0, 250_000, UTC)),
     "T separator": ("2024-05-01T10:00:00", datetime(2024, 5, 1, 10, tzinfo=UTC)),
     "an offset": ("2024-05-01 12:00:00+02:00", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+    "a negative offset": ("2024-05-01 07:30:00-02:30", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+    "a fraction and an offset": (
+        "2024-05-01 12:00:00.5+02:00",
+        datetime(2024, 5, 1, 10, 0, 0, 500_000, UTC),
+    ),
+    "Z for UTC": ("2024-05-01T10:00:00Z", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+    "a date alone": ("2024-05-01", datetime(2024, 5, 1, tzinfo=UTC)),
+    "a leap day at midnight": ("2024-02-29 00:00:00", datetime(2024, 2, 29, tzinfo=UTC)),
 }
 
 

@@ -136,26 +136,28 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value if value.tzinfo is UTC else value.astimezone(UTC)
 
-    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
-        # One step from SQLite's text to an aware datetime: SQLAlchemy's SQLite DATETIME
-        # parses with a regex, then the decorator adds UTC in a second call per value.
-        # Parsing the text with "+00:00" appended is several times cheaper than
-        # parsing it and then calling .replace(tzinfo=UTC).
-        fromisoformat = datetime.fromisoformat
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "sqlite":
+            # Parse the text and mark it UTC in one step: SQLAlchemy's path (the impl's
+            # parser, then process_result_value) costs several times as much per value.
+            return _aware_utc_from_sqlite_text
+        return super().result_processor(dialect, coltype)
 
-        def process(value: Any) -> datetime | None:
-            if value is None:
-                return None
-            try:
-                return fromisoformat(value + "+00:00")
-            except (TypeError, ValueError):
-                pass
-            parsed = fromisoformat(value)  # text written with an offset of its own
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
-        return process
+def _aware_utc_from_sqlite_text(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        # Stored text carries no offset: parsing it with "+00:00" costs what parsing
+        # alone does, where datetime.replace(tzinfo=...) would cost six times more.
+        parsed = datetime.fromisoformat(value + "+00:00")
+    except ValueError:
+        parsed = datetime.fromisoformat(value)  # text written with an offset
+    if parsed.tzinfo is UTC:
+        return parsed
+    if parsed.tzinfo is None:  # a date alone: "+00:00" was read as a time
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 class CheckedInteger(TypeDecorator[int]):
