@@ -7,6 +7,7 @@ import re
 import socket
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -33,9 +34,11 @@ from core.database.unavailable_reasons import unavailable_reason
 from core.database.url import mask_url
 
 __all__ = [
+    "Failure",
     "connect_or_unavailable",
     "refuse_too_many_parameters",
     "translate_error",
+    "translate_failure",
     "translate_integrity",
 ]
 
@@ -99,10 +102,49 @@ _PG_READ_ONLY_SQLSTATE = "25006"
 _SQLITE_READ_ONLY = "attempt to write a readonly database"
 
 
+@dataclass
+class Failure:
+    """A statement that failed, as the translation reads it.
+
+    Built from SQLAlchemy's ExceptionContext (`translate_error`) or by the raw helpers'
+    driver path (driver_path.py), so both translate with the same code.
+    """
+
+    original: BaseException
+    # SQLAlchemy's exception for it: a DBAPIError, a StatementError raised while binding,
+    # or None (not a driver error).
+    wrapped: BaseException | None
+    dialect: str
+    url: URL | None
+    statement: str | None
+    connected: bool
+    # Set by the translation when the failure means the connection is gone.
+    is_disconnect: bool = False
+
+
 def translate_error(context: ExceptionContext) -> BaseException | None:
     """`handle_error` hook: return the toolkit exception for this failure, or None to keep it."""
-    original = context.original_exception
-    wrapped = context.sqlalchemy_exception
+    failure = Failure(
+        original=context.original_exception,
+        wrapped=context.sqlalchemy_exception,
+        dialect=context.dialect.name,
+        url=context.engine.url if context.engine is not None else None,
+        statement=context.statement,
+        connected=context.connection is not None,
+        is_disconnect=context.is_disconnect,
+    )
+    translated = translate_failure(failure)
+    if failure.is_disconnect and not context.is_disconnect:
+        # asyncpg may report the server's goodbye before it sees the socket close:
+        # say "disconnect" so SQLAlchemy discards this connection (and the pool's peers).
+        context.is_disconnect = True
+    return translated
+
+
+def translate_failure(failure: Failure) -> BaseException | None:
+    """The toolkit exception for `failure`, or None to keep SQLAlchemy's own."""
+    original = failure.original
+    wrapped = failure.wrapped
     if not isinstance(original, Exception):
         # A cancellation (or Ctrl-C) interrupted the statement. SQLAlchemy discards the
         # connection as if it were lost, but nothing failed: translated into "connection
@@ -111,32 +153,29 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
     if _is_read_only_refusal(original):
         return ReadOnlyTransactionError()
     if isinstance(wrapped, sa_exc.IntegrityError) and not isinstance(wrapped, IntegrityViolation):
-        return translate_integrity(wrapped, context.dialect.name)
+        return translate_integrity(wrapped, failure.dialect)
     cause = _root_cause(original)
-    if context.dialect.name == "postgresql":
+    if failure.dialect == "postgresql":
         _redact_values(original, wrapped)
         if _sqlstate(cause).startswith(_PG_DISCONNECT_SQLSTATE_PREFIXES):
-            # asyncpg may report the server's goodbye before it sees the socket close:
-            # say "disconnect" so SQLAlchemy discards this connection (and the pool's peers).
-            context.is_disconnect = True
-    failure = _statement_failure(context)
-    if failure is not None:
-        return failure
-    url = mask_url(context.engine.url) if context.engine is not None else "unknown"
-    typed = _typed_failure(cause, context.dialect.name, url)
+            failure.is_disconnect = True
+    statement_failure = _statement_failure(failure)
+    if statement_failure is not None:
+        return statement_failure
+    url = mask_url(failure.url) if failure.url is not None else "unknown"
+    typed = _typed_failure(cause, failure.dialect, url)
     if typed is not None:
         return typed
-    if context.connection is None or context.is_disconnect:
+    if not failure.connected or failure.is_disconnect:
         # No connection yet and SQLite failed: the file could not be opened (or set up).
-        sqlite_open = context.connection is None and context.dialect.name == "sqlite"
+        sqlite_open = not failure.connected and failure.dialect == "sqlite"
         # psycopg reports a refused or failed connect as OperationalError with no SQLSTATE.
-        pg_connect = context.connection is None and isinstance(wrapped, sa_exc.OperationalError)
+        pg_connect = not failure.connected and isinstance(wrapped, sa_exc.OperationalError)
         unreachable = isinstance(cause, _UNREACHABLE) or _pg_unavailable(cause) or sqlite_open
         # A connection lost midway ("connection is closed") is unavailability too: a 503.
-        lost = context.connection is not None and context.is_disconnect
+        lost = failure.connected and failure.is_disconnect
         if unreachable or pg_connect or lost:
-            engine_url = context.engine.url if context.engine is not None else None
-            reason = "connection lost" if lost else unavailable_reason(cause, engine_url)
+            reason = "connection lost" if lost else unavailable_reason(cause, failure.url)
             return DatabaseUnavailableError(
                 f"database unavailable: {reason}",
                 url=url,
@@ -146,13 +185,11 @@ def translate_error(context: ExceptionContext) -> BaseException | None:
     return None
 
 
-def _statement_failure(context: ExceptionContext) -> BaseException | None:
+def _statement_failure(failure: Failure) -> BaseException | None:
     """The toolkit class for a refused value, a lock not granted, or an aborted transaction."""
-    original = context.original_exception
-    statement = context.statement
-    if context.sqlalchemy_exception is not None and not isinstance(
-        context.sqlalchemy_exception, sa_exc.DBAPIError
-    ):
+    original = failure.original
+    statement = failure.statement
+    if failure.wrapped is not None and not isinstance(failure.wrapped, sa_exc.DBAPIError):
         # Raised while binding: a type's own refusal, or SQLite's int64 OverflowError.
         if isinstance(original, OverflowError | TypeError | ValueError):
             return InvalidValueError(str(original), statement=statement, orig=original)
@@ -161,7 +198,7 @@ def _statement_failure(context: ExceptionContext) -> BaseException | None:
         return InvalidValueError(str(original), statement=statement, orig=original)
     cause = _root_cause(original)
     message = str(cause)
-    if context.dialect.name == "sqlite":
+    if failure.dialect == "sqlite":
         if message in _SQLITE_LOCKED:
             return LockNotAvailable(message, statement=statement, orig=original)
         if "user-defined function raised exception" in message:

@@ -26,6 +26,7 @@ from core.database.driver_errors import (
     refuse_too_many_parameters,
     translate_error,
 )
+from core.database.driver_path import note_own_listeners
 from core.database.functions.sqlite_udfs import register_sqlite_functions
 from core.database.pool import FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
@@ -156,6 +157,7 @@ def install_rules(
         _install_sqlite_hooks(engine, url, settings, face)
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
         ping_when_idle(engine, timeout=settings.database_connect_timeout)
+    note_own_listeners(engine)
 
 
 def read_only_options(dialect: str) -> dict[str, Any]:

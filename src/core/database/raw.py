@@ -11,14 +11,17 @@ inside that session's transaction and leaves committing to its owner.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from contextlib import suppress
 from itertools import repeat
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Executable, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from core.database.database import get_database
+from core.database.driver_path import Buffered, Prepared, prepare, run_prepared, sqlite_rows
 
 __all__ = ["execute", "fetch_all", "fetch_one", "fetch_value"]
 
@@ -33,15 +36,20 @@ def _statement(sql: SQL) -> Executable:
 
 
 async def _run(sql: SQL, params: Params, session: AsyncSession | None) -> Any:
-    statement = _statement(sql)
     if session is not None:
-        return await session.execute(statement, dict(params or {}))
+        return await session.execute(_statement(sql), dict(params or {}))
     database = get_database()
     engine = database.sessionmaker.kw.get("bind")
     if not isinstance(engine, AsyncEngine):
         # Sessions are bound to one connection (a test's transaction): join it.
         async with database.transaction() as own:
-            return _Buffered(await own.execute(statement, dict(params or {})))
+            return Buffered.of(await own.execute(_statement(sql), dict(params or {})))
+    if isinstance(sql, str) and not database.settings.database_pgbouncer:
+        prepared = prepare(engine.sync_engine, sql, params)
+        if prepared is not None:
+            return await greenlet_spawn(
+                run_prepared, engine.sync_engine, prepared, _sqlite_rows, _interrupt
+            )
     # One statement needs no ORM session; on Postgres not even BEGIN and COMMIT, two
     # round trips: in autocommit mode it commits (or fails) by itself, atomically.
     # Not behind PgBouncer: asyncpg closes old statements (with a Sync) between a Parse
@@ -50,7 +58,7 @@ async def _run(sql: SQL, params: Params, session: AsyncSession | None) -> Any:
         if connection.dialect.name == "postgresql" and not database.settings.database_pgbouncer:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            buffered = _Buffered(await connection.execute(statement, dict(params or {})))
+            buffered = Buffered.of(await connection.execute(_statement(sql), dict(params or {})))
         except BaseException:
             await connection.rollback()
             raise
@@ -58,18 +66,21 @@ async def _run(sql: SQL, params: Params, session: AsyncSession | None) -> Any:
         return buffered
 
 
-class _Buffered:
-    """Rows (or a rowcount) read out of a result before its transaction closed."""
+def _sqlite_rows(driver_connection: Any, prepared: Prepared) -> Buffered:
+    # One trip to aiosqlite's thread: execute, describe, fetch and close there.
+    rows: Buffered = await_only(
+        driver_connection._execute(sqlite_rows, driver_connection._conn, prepared)
+    )
+    return rows
 
-    def __init__(self, result: Any) -> None:
-        self.rowcount: int = result.rowcount
-        self.keys: list[str] = list(result.keys()) if result.returns_rows else []
-        # Fetched rows no longer need the cursor: keep them as they are, no copy.
-        self.rows: Sequence[Any] = result.all() if result.returns_rows else ()
+
+def _interrupt(driver_connection: Any) -> None:
+    with suppress(ValueError):  # closed already: nothing runs
+        driver_connection._conn.interrupt()
 
 
 def _dicts(result: Any) -> list[Row]:
-    if isinstance(result, _Buffered):
+    if isinstance(result, Buffered):
         keys, rows = result.keys, result.rows
     else:
         keys, rows = list(result.keys()), result.all()

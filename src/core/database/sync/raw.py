@@ -15,34 +15,37 @@ from sqlalchemy import CursorResult
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from core.database.raw import SQL, Params, Row, _Buffered, _dicts, _statement
+from core.database.driver_path import Buffered, prepare, run_prepared, sqlite_rows
+from core.database.raw import SQL, Params, Row, _dicts, _statement
 from core.database.sync.database import get_sync_database
 
 __all__ = ["execute", "fetch_all", "fetch_one", "fetch_value"]
 
 
 def _run(sql: SQL, params: Params, session: Session | None, connection: Connection | None) -> Any:
-    statement = _statement(sql)
-    values = dict(params or {})
     if session is not None and connection is not None:
         raise TypeError("give session= or connection=, not both")
     if session is not None:
-        return session.execute(statement, values)
+        return session.execute(_statement(sql), dict(params or {}))
     if connection is not None:
-        return connection.execute(statement, values)
+        return connection.execute(_statement(sql), dict(params or {}))
     database = get_sync_database()
     engine = database.sessionmaker.kw.get("bind")
     if not isinstance(engine, Engine):
         # Sessions are bound to one connection (a test's transaction): join it.
         with database.transaction() as own:
-            return _Buffered(own.execute(statement, values))
+            return Buffered.of(own.execute(_statement(sql), dict(params or {})))
+    if isinstance(sql, str) and not database.settings.database_pgbouncer:
+        prepared = prepare(engine, sql, params)
+        if prepared is not None:
+            return run_prepared(engine, prepared, sqlite_rows)
     # As on the async face: one statement needs no ORM session, and on Postgres (not
     # behind PgBouncer) no BEGIN and COMMIT either: autocommit makes it atomic alone.
     with engine.connect() as own_connection:
         if own_connection.dialect.name == "postgresql" and not database.settings.database_pgbouncer:
             own_connection = own_connection.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            buffered = _Buffered(own_connection.execute(statement, values))
+            buffered = Buffered.of(own_connection.execute(_statement(sql), dict(params or {})))
         except BaseException:
             own_connection.rollback()
             raise
