@@ -281,15 +281,11 @@ def set_database(database: Database | None) -> Database | None:
     return previous
 
 
-@asynccontextmanager
-async def transaction() -> AsyncIterator[AsyncSession]:
+def transaction() -> AbstractAsyncContextManager[AsyncSession]:
     """`async with transaction() as session:` on the default database: commit or roll back."""
-    async with get_database().transaction() as session:
-        yield session
+    return get_database().transaction()
 
 
-@asynccontextmanager
-async def read_transaction() -> AsyncIterator[AsyncSession]:
+def read_transaction() -> AbstractAsyncContextManager[AsyncSession]:
     """`async with read_transaction() as session:` a read-only unit of work (see Database)."""
-    async with get_database().read_transaction() as session:
-        yield session
+    return get_database().read_transaction()

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -141,27 +140,58 @@ def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction
     return False
 
 
-@asynccontextmanager
-async def session_scope(
-    factory: Callable[[], AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """Open a session; commit if the body succeeds, roll back if it raises, always close."""
-    async with factory() as session:
+class session_scope:
+    """Open a session; commit if the body succeeds, roll back if it raises, always close.
+
+    A class rather than an @asynccontextmanager generator: one object per unit of work
+    instead of a generator and its wrapper, on every request.
+    """
+
+    __slots__ = ("_factory", "_session")
+
+    def __init__(self, factory: Callable[[], AsyncSession]) -> None:
+        self._factory = factory
+
+    async def __aenter__(self) -> AsyncSession:
+        self._session = self._factory()
+        return self._session
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        session = self._session
         try:
-            yield session
-        except BaseException:
-            await session.rollback()
+            if exc_type is None:
+                await session.commit()
+            else:
+                await session.rollback()
+        except BaseException as failure:
+            await session.__aexit__(type(failure), failure, failure.__traceback__)
             raise
-        await session.commit()
+        # The session's own exit closes it, shielded from a cancellation.
+        await session.__aexit__(exc_type, exc, tb)
 
 
-@contextmanager
-def sync_session_scope(factory: Callable[[], Session]) -> Iterator[Session]:
+class sync_session_scope:
     """The sync face's scope: commit if the body succeeds, roll back if it raises, always close."""
-    with factory() as session:
+
+    __slots__ = ("_factory", "_session")
+
+    def __init__(self, factory: Callable[[], Session]) -> None:
+        self._factory = factory
+
+    def __enter__(self) -> Session:
+        self._session = self._factory()
+        return self._session
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        session = self._session
         try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+            if exc_type is None:
+                session.commit()
+            else:
+                session.rollback()
+        finally:
+            session.close()

@@ -150,8 +150,6 @@ def set_sync_database(database: SyncDatabase | None) -> SyncDatabase | None:
     return previous
 
 
-@contextmanager
-def transaction() -> Iterator[Session]:
+def transaction() -> AbstractContextManager[Session]:
     """`with transaction() as session:` on the default sync database: commit or roll back."""
-    with get_sync_database().transaction() as session:
-        yield session
+    return get_sync_database().transaction()
