@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
 from core.database import Database, LockNotAvailable, create_engine
 from core.database.settings import Settings
@@ -101,15 +102,15 @@ class _EndsAndBegins:
         driver = dbapi_connection.driver_connection
         for name in ("commit", "rollback"):
             setattr(driver, name, self._ending(driver, getattr(driver, name)))
-        execute = driver.execute
 
-        def traced_execute(sql: str, *args: Any) -> Any:
+        def traced(sql: str) -> None:
+            # SQLite calls it in the driver's thread as each statement starts: BEGIN is
+            # sent in the same trip as the transaction's first statement.
             if sql.startswith("BEGIN"):
                 self.begins += 1
                 self.overlaps += bool(self.ending - {id(driver)})
-            return execute(sql, *args)
 
-        driver.execute = traced_execute
+        await_only(driver._execute(lambda: driver._conn.set_trace_callback(traced)))
 
     def _ending(self, driver: Any, end: Any) -> Any:
         async def traced_end() -> None:

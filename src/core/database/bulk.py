@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from core.database.driver_errors import translate_integrity
 from core.database.mixins import same_as_created
 from core.database.sequences import sync_sequences
+from core.database.sqlite_one_trip import begin_now
 from core.database.types import utcnow
 
 __all__ = ["bulk_insert"]
@@ -68,6 +69,7 @@ async def bulk_insert(
                 table.name, records=records, columns=names, schema_name=table.schema
             )
         else:
+            await begin_now(driver)  # the transaction's BEGIN may still wait for a statement
             await driver.executemany(_insert_sql(table, targets, dialect), records)
     except (sqlite3.IntegrityError, _pg_integrity_error()) as exc:
         # The driver raised past SQLAlchemy, whose handle_error hook would redact and translate.

@@ -36,6 +36,15 @@ from core.database.server_cancel import cancel_queries_on_terminate
 from core.database.settings import Settings, get_settings
 from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
 from core.database.sqlite_interrupt import interrupt_on_cancel
+from core.database.sqlite_one_trip import (
+    defer_begin,
+    forget_ended,
+    forget_pending_begin,
+    note_ended,
+    nothing_open,
+    run_script,
+    run_statements_in_one_trip,
+)
 from core.database.sqlite_turns import TransactionTurns
 from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
@@ -71,25 +80,19 @@ class EngineFace:
     send_begin: Callable[[Any, str], None]
     send_script: Callable[[Any, str], None]
     sqlite_connect_args: Mapping[str, Any]
-
-
-def _aiosqlite_begin(driver_connection: Any, sql: str) -> None:
-    # One trip to aiosqlite's thread, where exec_driver_sql takes three (cursor, execute,
-    # close) plus a statement's overhead, on every transaction.
-    await_only(driver_connection.execute(sql))
-
-
-def _aiosqlite_script(driver_connection: Any, sql: str) -> None:
-    await_only(driver_connection.executescript(sql))
+    # aiosqlite: each statement in one trip to the driver's thread (sqlite_one_trip.py).
+    one_trip_statements: bool = False
 
 
 ASYNC_FACE = EngineFace(
     poolclass=FairAsyncQueuePool,
     turn_queue=lambda: FairAsyncQueue(maxsize=1),
     postgres_connect_args=postgres_connect_args,
-    send_begin=_aiosqlite_begin,
-    send_script=_aiosqlite_script,
+    # The BEGIN rides with the transaction's first statement: no trip of its own.
+    send_begin=defer_begin,
+    send_script=run_script,
     sqlite_connect_args={},
+    one_trip_statements=True,
 )
 
 
@@ -245,6 +248,9 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
     # batch inserts and match RETURNING ids by sorting them (as SQLAlchemy does for
     # MariaDB); without this, add_all() sends one INSERT per row.
     engine.dialect.insertmanyvalues_implicit_sentinel = InsertmanyvaluesSentinelOpts.AUTOINCREMENT
+    if face.one_trip_statements:
+        run_statements_in_one_trip(engine.dialect)
+        event.listen(engine, "checkout", lambda _d, _r, proxy: forget_ended(proxy))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -272,7 +278,7 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
         process_turn = ProcessTurn(turn_file_for(str(url.database)), timeout)
         turns = TransactionTurns(engine, timeout, face.turn_queue(), process_turn)
         event.listen(engine, "engine_disposed", lambda _e: process_turn.close())
-    _end_transactions_in_the_driver(engine.dialect, turns)
+    _end_transactions_in_the_driver(engine.dialect, turns, face.one_trip_statements)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -293,7 +299,9 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
             connection._handle_dbapi_exception(exc, begin, None, None, None)
 
 
-def _end_transactions_in_the_driver(dialect: Any, turns: TransactionTurns | None) -> None:
+def _end_transactions_in_the_driver(
+    dialect: Any, turns: TransactionTurns | None, begin_deferred: bool
+) -> None:
     # A COMMIT that SQLite refuses (a deferred foreign key, say) leaves the transaction
     # open, while SQLAlchemy counts it as ended and returns the connection to the pool
     # without a rollback: the next BEGIN there fails, and its locks stay held. Postgres
@@ -303,7 +311,8 @@ def _end_transactions_in_the_driver(dialect: Any, turns: TransactionTurns | None
 
     def do_commit(dbapi_connection: Any) -> None:
         try:
-            commit(dbapi_connection)
+            if not (begin_deferred and forget_pending_begin(dbapi_connection)):  # else none began
+                commit(dbapi_connection)
         except BaseException:
             with suppress(Exception):
                 dbapi_connection.rollback()
@@ -312,10 +321,18 @@ def _end_transactions_in_the_driver(dialect: Any, turns: TransactionTurns | None
             _writable_again(dbapi_connection)
             if turns is not None:
                 turns.ended(dbapi_connection)
+        if begin_deferred:
+            note_ended(dbapi_connection)
 
     def do_rollback(dbapi_connection: Any) -> None:
         try:
+            if begin_deferred and (
+                forget_pending_begin(dbapi_connection) or nothing_open(dbapi_connection)
+            ):
+                return  # nothing began, or it has ended already (the pool's reset)
             rollback(dbapi_connection)
+            if begin_deferred:
+                note_ended(dbapi_connection)
         finally:
             _writable_again(dbapi_connection)
             if turns is not None:
