@@ -151,6 +151,7 @@ CHARTS = {
     "bench-fetch-all.png": ("2. fetch_all: 1,000 rows as dicts", "fetch_all"),
     "bench-bulk.png": ("4. Bulk insert", "bulk"),
     "bench-orm-read.png": ("5. ORM read, 1,000 x 5 (selectinload)", "orm_read"),
+    "bench-http.png": ("3. HTTP GET /users/{id}, 50 connections", "http"),
 }
 
 
@@ -165,7 +166,11 @@ def _draw_charts(run: Run, folder: Path) -> None:
     for name, (title, attribute) in CHARTS.items():
         by_backend = getattr(run, attribute)
         if by_backend:
-            draw_case(folder / name, title, by_backend, labels)
+            xlabel = "req/s x baseline (higher is better)" if attribute == "http" else None
+            if xlabel:
+                draw_case(folder / name, title, by_backend, labels, xlabel)
+            else:
+                draw_case(folder / name, title, by_backend, labels)
 
 
 def _given_postgres() -> str | None:

@@ -1,4 +1,4 @@
-"""Case 3: one route under load: toolkit vs hand-written vs no database, each its own server."""
+"""Case 3: one route under load on every stack (bench.http_apps), each its own server."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.drivers import asyncpg_dsn
 from bench.schema import USERS, Backend
 
-__all__ = ["HttpMeasured", "run", "toolkit_target"]
+__all__ = ["SERVERS", "HttpMeasured", "run"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 50
@@ -36,27 +37,31 @@ class HttpMeasured:
     errors: int = 0
     # This server's requests/s divided by the baseline's, round by round.
     ratios: list[float] = field(default_factory=list)
+    # Postgres connections the server opened during each round's load.
+    connections_opened: list[int] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
         return statistics.median(self.ratios) if self.ratios else float("nan")
 
 
-def toolkit_target() -> str:
-    """The toolkit's side: the reference app's `GET /users/{id}` without its bearer token.
-
-    The reference app itself checks a token on that route, work the hand-written
-    baseline does not do; the stand-in measures the session alone.
-    """
-    return "bench.http_apps:toolkit_app"
+SERVERS = [
+    ("toolkit: `Depends(get_session)`", "toolkit_app"),
+    ("toolkit: `ReadSessionDep` (read-only unit)", "toolkit_read_app"),
+    ("toolkit: raw helper `fetch_one`", "toolkit_raw_app"),
+    ("bare SQLAlchemy, defaults (baseline)", "bare_app"),
+    ("advanced-alchemy repository", "advanced_alchemy_app"),
+    ("SQLModel session", "sqlmodel_app"),
+    ("raw driver (asyncpg pool / one aiosqlite connection)", "raw_driver_app"),
+    ("no database (framework ceiling)", "nodb_app"),
+]
+BASELINE = "bare_app"
 
 
 def run(backend: Backend, *, requests: int, rounds: int, warmup: int) -> list[HttpMeasured]:
-    """Start the three servers, warm them up, then load them in turn for `rounds` rounds."""
+    """Start every server, warm them up, then load them in turn for `rounds` rounds."""
     servers = [
-        HttpMeasured("toolkit: `Depends(get_session)`", toolkit_target()),
-        HttpMeasured("hand-written bare SQLAlchemy (baseline)", "bench.http_apps:bare_app", True),
-        HttpMeasured("no database (framework ceiling)", "bench.http_apps:nodb_app"),
+        HttpMeasured(name, f"bench.http_apps:{app}", app == BASELINE) for name, app in SERVERS
     ]
     with _serving(backend, [s.target for s in servers]) as ports:
         for port in ports:
@@ -64,15 +69,38 @@ def run(backend: Backend, *, requests: int, rounds: int, warmup: int) -> list[Ht
         for round_no in range(rounds):
             order = list(zip(servers, ports, strict=True))
             for server, port in order if round_no % 2 == 0 else reversed(order):
+                opened = _sessions_opened(backend)
                 result = _load(port, requests)
                 server.rps.append(result["rps"])
                 server.p50.append(result["p50"])
                 server.p99.append(result["p99"])
                 server.errors += int(result["errors"])
-    base = servers[1]
+                after = _sessions_opened(backend)
+                if opened is not None and after is not None:
+                    # Less the one session the first reading opened itself.
+                    server.connections_opened.append(after - opened - 1)
+    base = next(server for server in servers if server.baseline)
     for server in servers:
         server.ratios = [a / b for a, b in zip(server.rps, base.rps, strict=True)]
     return servers
+
+
+def _sessions_opened(backend: Backend) -> int | None:
+    """Postgres sessions ever opened on the bench's database (None on SQLite).
+
+    The statistics are flushed about once a second: wait for that before reading.
+    """
+    if backend.dialect != "postgresql":
+        return None
+    import psycopg
+
+    time.sleep(1.2)
+    dsn = asyncpg_dsn(backend.url)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(found[0]) if found else 0
 
 
 def _load(port: int, requests: int) -> dict[str, float]:

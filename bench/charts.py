@@ -3,17 +3,23 @@ its baseline, per backend, with the min-max of the per-round ratios as a whisker
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bench.case_http import HttpMeasured
 from bench.harness import Measured
 
 __all__ = ["draw_case"]
 
 
 def draw_case(
-    path: Path, title: str, by_backend: dict[str, list[Measured]], labels: dict[str, str]
+    path: Path,
+    title: str,
+    by_backend: Mapping[str, Sequence[Measured | HttpMeasured]],
+    labels: dict[str, str],
+    xlabel: str = "time x baseline (lower is better)",
 ) -> None:
-    """Write `path`: a panel per backend, a bar per variant (lower is better)."""
+    """Write `path`: a panel per backend, a bar per variant or server."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -45,7 +51,7 @@ def draw_case(
         axis.invert_yaxis()
         axis.axvline(1.0, color="black", linewidth=0.8)
         axis.set_title(labels[key], fontsize=10)
-        axis.set_xlabel("time x baseline (lower is better)", fontsize=8)
+        axis.set_xlabel(xlabel, fontsize=8)
     figure.suptitle(title, fontsize=11)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import cycle
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psycopg
 from fastapi import Depends, FastAPI
 from psycopg.rows import dict_row
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, Table, create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -82,8 +82,8 @@ def _variant(
 
 def _seed(engine: Engine) -> None:
     metadata = MetaData()
-    for table in (User.__table__, Wide.__table__):
-        table.to_metadata(metadata)
+    for model in (User, Wide):
+        cast(Table, model.__table__).to_metadata(metadata)
     with engine.begin() as connection:
         metadata.drop_all(connection)
         metadata.create_all(connection)
@@ -108,7 +108,7 @@ def _raw_driver(
         return
     if memory_engine is not None:
         proxy = memory_engine.raw_connection()  # StaticPool: the one connection, kept open
-        lite = proxy.driver_connection
+        lite = cast(sqlite3.Connection, proxy.driver_connection)
     else:
         lite = sqlite3.connect(parsed.database or "", isolation_level=None)
         lite.execute("PRAGMA journal_mode=WAL")
