@@ -131,3 +131,21 @@ async def test_a_transaction_opened_on_the_driver_is_ended_by_the_pool(db: Datab
         await raw.driver_connection.execute("INSERT INTO trip_notes (body) VALUES ('undone')")
     await _still_writable(db)
     assert await _bodies(db) == ["kept"]
+
+
+async def test_a_read_only_unit_that_reads_leaves_the_connection_writable(db: Database) -> None:
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO trip_notes (body) VALUES ('a')"))
+    for _ in range(3):
+        async with db.read_transaction() as session:
+            assert (await session.execute(text("SELECT count(*) FROM trip_notes"))).scalar() == 1
+        await _still_writable(db)
+    with pytest.raises(LookupError):
+        async with db.read_transaction() as session:
+            await session.execute(text("SELECT 1"))
+            raise LookupError
+    await _still_writable(db)
+    with pytest.raises(ReadOnlyTransactionError):  # query_only is on again in the next reader
+        async with db.read_transaction() as session:
+            await session.execute(text("DELETE FROM trip_notes"))
+    assert await _bodies(db) == ["a"]

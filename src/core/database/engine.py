@@ -38,11 +38,11 @@ from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
 from core.database.sqlite_interrupt import interrupt_on_cancel
 from core.database.sqlite_one_trip import (
     defer_begin,
+    end_in_one_trip,
     forget_ended,
     forget_pending_begin,
     note_ended,
     nothing_open,
-    run_script,
     run_statements_in_one_trip,
 )
 from core.database.sqlite_turns import TransactionTurns
@@ -61,6 +61,7 @@ __all__ = [
 # Execution option of a read-only unit of work (Database.read_transaction()).
 READ_ONLY = "core_database_read_only"
 _READ_ONLY_ACTIVE = "core.database.read_only"
+_WRITABLE = "PRAGMA query_only=OFF"
 
 # create_async_engine() option -> the pool class's own parameter.
 _POOL_SIZING = {"pool_size": "pool_size", "max_overflow": "max_overflow", "pool_timeout": "timeout"}
@@ -90,7 +91,7 @@ ASYNC_FACE = EngineFace(
     postgres_connect_args=postgres_connect_args,
     # The BEGIN rides with the transaction's first statement: no trip of its own.
     send_begin=defer_begin,
-    send_script=run_script,
+    send_script=defer_begin,
     sqlite_connect_args={},
     one_trip_statements=True,
 )
@@ -310,31 +311,45 @@ def _end_transactions_in_the_driver(
     commit, rollback = dialect.do_commit, dialect.do_rollback
 
     def do_commit(dbapi_connection: Any) -> None:
+        reader = _read_only_ends(dbapi_connection)
+        never_began = begin_deferred and forget_pending_begin(dbapi_connection)
+        writable = not reader or never_began  # query_only was never turned on
         try:
-            if not (begin_deferred and forget_pending_begin(dbapi_connection)):  # else none began
+            if never_began:
+                pass
+            elif begin_deferred:
+                end_in_one_trip(dbapi_connection, "commit", None if writable else _WRITABLE)
+                writable = True
+            else:
                 commit(dbapi_connection)
         except BaseException:
             with suppress(Exception):
                 dbapi_connection.rollback()
             raise
         finally:
-            _writable_again(dbapi_connection)
+            if not writable:
+                _writable_again(dbapi_connection)
             if turns is not None:
                 turns.ended(dbapi_connection)
         if begin_deferred:
             note_ended(dbapi_connection)
 
     def do_rollback(dbapi_connection: Any) -> None:
+        reader = _read_only_ends(dbapi_connection)
+        never_began = begin_deferred and forget_pending_begin(dbapi_connection)
+        writable = not reader or never_began
         try:
-            if begin_deferred and (
-                forget_pending_begin(dbapi_connection) or nothing_open(dbapi_connection)
-            ):
+            if never_began or (begin_deferred and nothing_open(dbapi_connection)):
                 return  # nothing began, or it has ended already (the pool's reset)
-            rollback(dbapi_connection)
             if begin_deferred:
+                end_in_one_trip(dbapi_connection, "rollback", None if writable else _WRITABLE)
+                writable = True
                 note_ended(dbapi_connection)
+            else:
+                rollback(dbapi_connection)
         finally:
-            _writable_again(dbapi_connection)
+            if not writable:
+                _writable_again(dbapi_connection)
             if turns is not None:
                 turns.ended(dbapi_connection)
 
@@ -342,12 +357,16 @@ def _end_transactions_in_the_driver(
     dialect.do_rollback = do_rollback
 
 
+def _read_only_ends(pooled_connection: Any) -> bool:
+    """True if the transaction ending on this connection was read-only (query_only on)."""
+    record_info = getattr(pooled_connection, "record_info", None)
+    return record_info is not None and bool(record_info.pop(_READ_ONLY_ACTIVE, False))
+
+
 def _writable_again(pooled_connection: Any) -> None:
     """After a read-only transaction, let the connection write again (query_only off)."""
-    record_info = getattr(pooled_connection, "record_info", None)
-    if record_info is not None and record_info.pop(_READ_ONLY_ACTIVE, False):
-        cursor = pooled_connection.cursor()
-        try:
-            cursor.execute("PRAGMA query_only=OFF")
-        finally:
-            cursor.close()
+    cursor = pooled_connection.cursor()
+    try:
+        cursor.execute(_WRITABLE)
+    finally:
+        cursor.close()

@@ -5,7 +5,9 @@ back through the event loop. SQLAlchemy's adapter makes four per statement (open
 cursor, execute, fetch the rows, close the cursor), and a transaction's BEGIN
 IMMEDIATE was one more, sent alone. Here the engine's statements run in one trip
 after the cursor is opened: execute, then the rows fetched, in the thread; and the
-transaction's BEGIN is sent in that same trip, before the first statement.
+transaction's BEGIN is sent in that same trip, before the first statement. A
+read-only unit's "PRAGMA query_only=ON; BEGIN DEFERRED" rides the same way, and its
+"PRAGMA query_only=OFF" goes with its COMMIT or ROLLBACK.
 
 A BEGIN still pending when the transaction ends means it never did anything: the
 COMMIT or ROLLBACK is skipped (see engine.py). The transaction turn is taken at
@@ -26,24 +28,25 @@ from sqlalchemy.util import await_only
 __all__ = [
     "begin_now",
     "defer_begin",
+    "end_in_one_trip",
     "forget_ended",
     "forget_pending_begin",
     "note_ended",
     "nothing_open",
-    "run_script",
     "run_statements_in_one_trip",
 ]
 
-# aiosqlite connection -> the BEGIN statement its transaction has yet to send.
-_PENDING: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+# aiosqlite connection -> the statements that begin its transaction, yet to be sent.
+_PENDING: WeakKeyDictionary[Any, tuple[str, ...]] = WeakKeyDictionary()
 # aiosqlite connections whose last act was a COMMIT or ROLLBACK: no transaction is open.
 _ENDED: WeakKeyDictionary[Any, bool] = WeakKeyDictionary()
 
 
 def defer_begin(driver_connection: Any, sql: str) -> None:
-    """Send `sql` (BEGIN IMMEDIATE) with the transaction's first statement."""
+    """Send `sql` (BEGIN IMMEDIATE; or a reader's "PRAGMA query_only=ON; BEGIN DEFERRED")
+    with the transaction's first statement."""
     _ENDED.pop(driver_connection, None)
-    _PENDING[driver_connection] = sql
+    _PENDING[driver_connection] = tuple(part.strip() for part in sql.split(";") if part.strip())
 
 
 def forget_pending_begin(pooled_connection: Any) -> bool:
@@ -78,17 +81,24 @@ def nothing_open(pooled_connection: Any) -> bool:
     return driver is not None and _ENDED.get(driver, False)
 
 
-def run_script(driver_connection: Any, sql: str) -> None:
-    """Run `sql` (a read-only unit's "PRAGMA ...; BEGIN DEFERRED") on the driver now."""
-    _ENDED.pop(driver_connection, None)
-    await_only(driver_connection.executescript(sql))
+def end_in_one_trip(pooled_connection: Any, how: str, then: str | None = None) -> None:
+    """COMMIT or ROLLBACK (`how`), then `then` (a reader's "PRAGMA query_only=OFF"), in
+    one trip to the driver's thread."""
+    driver = pooled_connection.driver_connection
+
+    def in_the_thread() -> None:
+        connection = driver._conn
+        getattr(connection, how)()
+        if then is not None:
+            connection.execute(then)
+
+    await_only(driver._execute(in_the_thread))
 
 
 async def begin_now(driver_connection: Any) -> None:
     """Send a pending BEGIN before using the aiosqlite connection directly."""
     _ENDED.pop(driver_connection, None)
-    sql = _PENDING.pop(driver_connection, None)
-    if sql is not None:
+    for sql in _PENDING.pop(driver_connection, ()):
         await driver_connection.execute(sql)
 
 
@@ -142,13 +152,13 @@ class _Done:
 def _one_trip(cursor: Any, statement: str, parameters: Any, *, many: bool) -> None:
     adapter = cursor._adapt_connection
     driver = cursor._connection  # the aiosqlite Connection
-    begin = _PENDING.pop(driver, None)
+    begin = _PENDING.pop(driver, ())
     _ENDED.pop(driver, None)  # any statement may open a transaction (BEGIN written as SQL)
 
     def in_the_thread() -> tuple[_Done, list[Any] | None]:
         connection = driver._conn  # sqlite3's, used in its own thread
-        if begin is not None:
-            connection.execute(begin)
+        for sql in begin:
+            connection.execute(sql)
         # A cursor of its own: the adapter's may have run a statement already (insert
         # batches share one).
         sqlite_cursor = connection.cursor()
