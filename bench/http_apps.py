@@ -22,10 +22,10 @@ from app.deps import RowId
 from app.models import User
 from app.schemas import UserRead
 from core.database import (
-    ReadSessionDep,
-    SessionDep,
     fetch_one,
     get_database,
+    get_read_session,
+    get_session,
     install_error_handlers,
 )
 
@@ -87,32 +87,28 @@ def _toolkit_lifespan() -> Any:
     return lifespan
 
 
-def _toolkit() -> FastAPI:
+def _toolkit_orm(dependency: Callable[..., Any]) -> FastAPI:
+    """The ORM route on one of the toolkit's session dependencies."""
     app = FastAPI(lifespan=_toolkit_lifespan())
     install_error_handlers(app)
+    provided = Depends(dependency)  # a default: see _advanced_alchemy()
 
     @app.get("/users/{user_id}")
-    async def read_user(user_id: RowId, session: SessionDep) -> UserRead:
+    async def read_user(user_id: RowId, session: Any = provided) -> UserRead:
         user = await session.get(User, user_id)
         if user is None:
             raise HTTPException(404, f"user {user_id} not found")
         return UserRead.model_validate(user)
 
     return app
+
+
+def _toolkit() -> FastAPI:
+    return _toolkit_orm(get_session)
 
 
 def _toolkit_read() -> FastAPI:
-    app = FastAPI(lifespan=_toolkit_lifespan())
-    install_error_handlers(app)
-
-    @app.get("/users/{user_id}")
-    async def read_user(user_id: RowId, session: ReadSessionDep) -> UserRead:
-        user = await session.get(User, user_id)
-        if user is None:
-            raise HTTPException(404, f"user {user_id} not found")
-        return UserRead.model_validate(user)
-
-    return app
+    return _toolkit_orm(get_read_session)
 
 
 def _toolkit_raw() -> FastAPI:
