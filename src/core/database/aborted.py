@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
+from core.database.dialect_hooks import before_statements, pooled_info
 from core.database.errors import TooManyParameters, TransactionAborted
 
 __all__ = ["install_abort_tracking"]
@@ -45,30 +46,51 @@ def install_abort_tracking(sync: Engine) -> None:
             return
         connection.info[_KEY] = True
 
-    def _clear(connection: Connection, *_args: Any) -> None:
-        if not connection.invalidated:  # .info would try to reconnect
-            connection.info.pop(_KEY, None)
+    # At the dialect, not as begin/commit/rollback listeners (dialect_hooks.py says why).
+    dialect = sync.dialect
+    begin, commit, rollback = dialect.do_begin, dialect.do_commit, dialect.do_rollback
+    to_savepoint = dialect.do_rollback_to_savepoint
 
-    for name in ("begin", "rollback", "rollback_savepoint"):
-        event.listen(sync, name, _clear)
+    def do_begin(pooled_connection: Any) -> None:
+        _forget_failure(pooled_connection)
+        begin(pooled_connection)
 
-    @event.listens_for(sync, "commit")
-    def _refuse_commit(connection: Connection) -> None:
-        if not connection.invalidated and connection.info.pop(_KEY, None):
+    def do_rollback(pooled_connection: Any) -> None:
+        _forget_failure(pooled_connection)
+        rollback(pooled_connection)
+
+    def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
+        connection.info.pop(_KEY, None)
+        to_savepoint(connection, name)
+
+    def do_commit(pooled_connection: Any) -> None:
+        if _forget_failure(pooled_connection):
             # End it in the driver now, as Postgres would; SQLAlchemy's own rollback
             # that follows the error then finds nothing left to undo.
-            connection.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
+            pooled_connection.dbapi_connection.rollback()
             raise TransactionAborted(f"{_ABORTED}: rolled back", statement="COMMIT")
+        commit(pooled_connection)
+
+    dialect.do_begin = do_begin  # type: ignore[method-assign,assignment]
+    dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
 
     if sqlite:
 
-        @event.listens_for(sync, "before_cursor_execute")
-        def _refuse(
-            connection: Connection, _c: Any, statement: str, _p: Any, _x: Any, _m: bool
-        ) -> None:
+        def _refuse(_cursor: Any, statement: str, _p: Any, _many: bool, context: Any) -> None:
             # Queries and writes only: DDL and PRAGMAs after a failure are SQLite-only
             # clean-ups (Alembic's batch mode drops its temporary table) with no
             # Postgres statement to mirror.
-            refused = statement.lstrip().upper().startswith(_DML)
-            if connection.info.get(_KEY) and refused:
+            if context is None or not context.root_connection.info.get(_KEY):
+                return
+            if statement.lstrip().upper().startswith(_DML):
                 raise TransactionAborted(_ABORTED, statement=statement)
+
+        before_statements(dialect, _refuse)
+
+
+def _forget_failure(pooled_connection: Any) -> bool:
+    """Clear the connection's failed-statement mark; True if it had one."""
+    info = pooled_info(pooled_connection)
+    return info is not None and bool(info.pop(_KEY, None))

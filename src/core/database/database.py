@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
-from core.database.engine import create_engine, read_only_options
+from core.database.engine import create_engine, read_only_engine
 from core.database.errors import ConfigurationError, DatabaseError, DatabaseUnavailableError
 from core.database.health import DatabaseHealth, HealthStatus, SharedPing, pool_usage
 from core.database.loop_engines import LoopEngines
@@ -178,8 +178,7 @@ class Database:
         return entry.read_sessionmaker
 
     def _read_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-        options = read_only_options(engine.dialect.name)
-        return make_sessionmaker(engine.execution_options(**options))
+        return make_sessionmaker(read_only_engine(engine))
 
     async def _read_candidates(self) -> list[Replica]:
         if not self.replicas or self._override is not None:

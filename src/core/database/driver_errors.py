@@ -217,11 +217,11 @@ def _statement_failure(failure: Failure) -> BaseException | None:
 
 
 def refuse_too_many_parameters(
-    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+    _cursor: Any, statement: str, parameters: Any, executemany: bool, _context: Any
 ) -> None:
-    """`before_cursor_execute` hook: more bound values than Postgres takes fail on both."""
+    """Statement hook (dialect_hooks.py): more bound values than Postgres takes fail on both."""
     row = parameters
-    # executemany: a list of rows; psycopg's insertmanyvalues batches come as one dict.
+    # executemany: a list of rows; an insertmanyvalues batch comes as one row of all its values.
     batch = executemany and isinstance(parameters, list | tuple) and parameters
     if batch and isinstance(parameters[0], list | tuple | dict):
         row = parameters[0]

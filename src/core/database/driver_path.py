@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, cast
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -40,14 +39,10 @@ from core.database.driver_errors import MAX_PARAMETERS, Failure, translate_failu
 __all__ = [
     "Buffered",
     "Prepared",
-    "note_own_listeners",
     "prepare",
     "run_prepared",
     "sqlite_rows",
 ]
-
-# Engine -> how many before/after cursor-execute listeners the toolkit installed on it.
-_OWN_LISTENERS: WeakKeyDictionary[Engine, tuple[int, int]] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,22 +248,13 @@ def _reads_only(sql: str) -> bool:
     return sql.lstrip()[:6].upper() == "SELECT"
 
 
-def note_own_listeners(engine: Engine) -> None:
-    """Record the cursor-execute listeners the toolkit gave `engine` (install_rules calls it):
-    they do nothing for a lone text statement; any added later watches statements."""
-    dispatch = engine.dispatch
-    _OWN_LISTENERS[engine] = (
-        len(dispatch.before_cursor_execute),
-        len(dispatch.after_cursor_execute),
-    )
-
-
 def _watched(engine: Engine) -> bool:
     if engine.logger.isEnabledFor(logging.INFO):  # echo, or logging set up to show SQL
         return True
+    # The toolkit's own rules are dialect hooks (dialect_hooks.py): a cursor-execute
+    # listener is someone's (a tracer, a test) and must see every statement.
     dispatch = engine.dispatch
-    counts = (len(dispatch.before_cursor_execute), len(dispatch.after_cursor_execute))
-    return _OWN_LISTENERS.get(engine) != counts
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
 # (SQL, dialect class, paramstyle) -> compiled form; None: the engine's path.

@@ -21,14 +21,14 @@ from sqlalchemy.util import await_only, get_cls_kwargs
 from sqlalchemy.util.queue import QueueCommon
 
 from core.database.aborted import install_abort_tracking
+from core.database.dialect_hooks import before_statements, pooled_info
 from core.database.driver_errors import (
     connect_or_unavailable,
     refuse_too_many_parameters,
     translate_error,
 )
-from core.database.driver_path import note_own_listeners
 from core.database.functions.sqlite_udfs import register_sqlite_functions
-from core.database.pool import FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
+from core.database.pool import DisposeHooks, FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
 from core.database.postgres_options import postgres_connect_args
 from core.database.reconnect import reconnect_on_first_statement
 from core.database.sequences import install_sequence_sync
@@ -50,16 +50,14 @@ from core.database.url import is_memory_sqlite, mask_url, parse_database_url
 
 __all__ = [
     "ASYNC_FACE",
-    "READ_ONLY",
     "EngineFace",
     "create_engine",
     "engine_arguments",
     "install_rules",
-    "read_only_options",
+    "read_only_engine",
 ]
 
-# Execution option of a read-only unit of work (Database.read_transaction()).
-READ_ONLY = "core_database_read_only"
+# Marks a connection whose transaction is read-only (read_only_engine) until it ends.
 _READ_ONLY_ACTIVE = "core.database.read_only"
 _WRITABLE = "PRAGMA query_only=OFF"
 
@@ -152,30 +150,41 @@ def install_rules(
     masked_url: str,
 ) -> None:
     """Error translation, connect failures, SQLite pragmas and turns, the liveness check."""
+    # Dialect events and hooks only, no connection events: see dialect_hooks.py.
     event.listen(engine, "handle_error", translate_error)
     event.listen(engine, "do_connect", connect_or_unavailable(masked_url, url))
-    event.listen(engine, "before_cursor_execute", refuse_too_many_parameters)
-    install_abort_tracking(engine)
-    install_sequence_sync(engine)
     if url.get_backend_name() == "sqlite":
+        # First: they replace the driver calls (one trip, BEGIN, COMMIT, ROLLBACK) that
+        # the rules below wrap.
         _install_sqlite_hooks(engine, url, settings, face)
     elif not options.get("pool_pre_ping"):  # an explicit pool_pre_ping=True pings every time
         ping_when_idle(engine, timeout=settings.database_connect_timeout)
-    note_own_listeners(engine)
+    before_statements(engine.dialect, refuse_too_many_parameters)
+    install_sequence_sync(engine)
+    # Outermost, so its COMMIT check runs first: an aborted transaction never reaches
+    # the SQLite hooks' deferred COMMIT.
+    install_abort_tracking(engine)
 
 
-def read_only_options(dialect: str) -> dict[str, Any]:
-    """Execution options that make an engine's transactions read-only on `dialect`.
+def read_only_engine(engine: AsyncEngine) -> AsyncEngine:
+    """`engine`'s connections, with every transaction read-only.
 
     Postgres: BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY — one snapshot for the
     whole unit, as a SQLite read transaction has, at no cost for a reader. SQLite: the
     begin hook below opens a DEFERRED transaction outside the write turn, with
     `PRAGMA query_only` on until it ends, so readers run side by side in WAL.
     """
-    options: dict[str, Any] = {READ_ONLY: True}
-    if dialect == "postgresql":
-        options.update(postgresql_readonly=True, isolation_level="REPEATABLE READ")
-    return options
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(postgresql_readonly=True, isolation_level="REPEATABLE READ")
+    readers = engine.execution_options()
+    # A listener on this option engine alone: the engine's other units keep the fast path.
+    event.listen(readers.sync_engine, "begin", _begin_read_only)
+    return readers
+
+
+def _begin_read_only(connection: Any) -> None:
+    # Runs just before the dialect's do_begin, which sees the mark (_install_sqlite_hooks).
+    connection.connection.record_info[_READ_ONLY_ACTIVE] = True
 
 
 def _fit_pool_sizing(options: dict[str, Any], poolclass: type[Pool]) -> None:
@@ -278,26 +287,33 @@ def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: En
         timeout = settings.database_sqlite_busy_timeout_ms / 1000
         process_turn = ProcessTurn(turn_file_for(str(url.database)), timeout)
         turns = TransactionTurns(engine, timeout, face.turn_queue(), process_turn)
-        event.listen(engine, "engine_disposed", lambda _e: process_turn.close())
+        if isinstance(engine.pool, DisposeHooks):
+            engine.pool.on_dispose += (process_turn.close,)
     _end_transactions_in_the_driver(engine.dialect, turns, face.one_trip_statements)
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        driver = connection.connection.driver_connection
+    default_begin = engine.dialect.do_begin
+
+    def do_begin(pooled_connection: Any) -> None:
+        # What fails here is handled as a failed statement: translated, and a closed
+        # connection invalidated.
+        default_begin(pooled_connection)
+        if pooled_info(pooled_connection) is None:
+            return  # the dialect's first look at the database, in autocommit as before
+        driver = pooled_connection.driver_connection
+        if pooled_connection.record_info.get(_READ_ONLY_ACTIVE):
+            # A reader (read_only_engine): no write turn; query_only refuses writes until it ends.
+            face.send_script(driver, "PRAGMA query_only=ON; BEGIN DEFERRED")
+            return
+        if turns is not None:
+            turns.take(pooled_connection)
         try:
-            if connection.get_execution_options().get(READ_ONLY):
-                # A reader: no write turn; query_only refuses writes until it ends.
-                connection.connection.record_info[_READ_ONLY_ACTIVE] = True
-                face.send_script(driver, "PRAGMA query_only=ON; BEGIN DEFERRED")
-                return
-            if turns is not None:
-                turns.take(connection)
             face.send_begin(driver, begin)
-        except sqlite3.Error as exc:
+        except BaseException:
             if turns is not None:
-                turns.give_back(connection.connection.record_info)
-            # As a failed statement: translated, and a closed connection invalidated.
-            connection._handle_dbapi_exception(exc, begin, None, None, None)
+                turns.give_back(pooled_connection.record_info)
+            raise
+
+    engine.dialect.do_begin = do_begin  # type: ignore[method-assign,assignment]
 
 
 def _end_transactions_in_the_driver(

@@ -23,14 +23,15 @@ import asyncio
 import threading
 import time
 from collections import deque
-from typing import Any, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, Self, TypeVar, cast
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, Pool, QueuePool
 from sqlalchemy.util import await_only
 from sqlalchemy.util.concurrency import in_greenlet
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty, Queue
@@ -40,6 +41,7 @@ from core.database.errors import PoolTimeoutError
 __all__ = [
     "PING_AFTER_IDLE",
     "PING_TIMEOUT",
+    "DisposeHooks",
     "FairAsyncQueue",
     "FairAsyncQueuePool",
     "FairQueuePool",
@@ -106,7 +108,28 @@ class FairAsyncQueue(AsyncAdaptedQueue[_T]):
             raise
 
 
-class FairAsyncQueuePool(AsyncAdaptedQueuePool):
+class DisposeHooks(Pool):
+    """A pool that also lets go of what its engine holds beside it (a SQLite turn file)
+    when disposed (`engine.dispose()`); the hooks stay with the pool that replaces it.
+
+    A pool's own method, not an `engine_disposed` listener: any connection-event
+    listener puts the engine on SQLAlchemy's slower path (dialect_hooks.py).
+    """
+
+    on_dispose: tuple[Callable[[], None], ...] = ()
+
+    def dispose(self) -> None:
+        super().dispose()
+        for hook in self.on_dispose:
+            hook()
+
+    def recreate(self) -> Self:
+        pool = cast(Self, super().recreate())  # built as self.__class__
+        pool.on_dispose = self.on_dispose
+        return pool
+
+
+class FairAsyncQueuePool(DisposeHooks, AsyncAdaptedQueuePool):
     """AsyncAdaptedQueuePool with first-come, first-served checkouts under contention.
 
     A checkout that waits past the pool timeout raises PoolTimeoutError.
@@ -126,8 +149,8 @@ class FairAsyncQueuePool(AsyncAdaptedQueuePool):
                 url=self.masked_url,
             ) from exc
 
-    def recreate(self) -> FairAsyncQueuePool:
-        pool = cast(FairAsyncQueuePool, super().recreate())  # built as self.__class__
+    def recreate(self) -> Self:
+        pool = super().recreate()
         pool.masked_url = self.masked_url
         return pool
 
@@ -180,7 +203,7 @@ class FairThreadQueue(Queue[_T]):
         raise Empty()
 
 
-class FairQueuePool(QueuePool):
+class FairQueuePool(DisposeHooks, QueuePool):
     """QueuePool with first-come, first-served checkouts between threads."""
 
     _queue_class: Any = FairThreadQueue

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, event, text
+from sqlalchemy import Table, text
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import Insert
+
+from core.database.dialect_hooks import after_statements
 
 __all__ = ["install_sequence_sync", "sync_sequences"]
 
@@ -26,27 +28,22 @@ def install_sequence_sync(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
 
-    @event.listens_for(engine, "after_cursor_execute")
-    def _after(
-        connection: Connection,
-        _cursor: Any,
-        _statement: str,
-        _parameters: Any,
-        context: DefaultExecutionContext | None,
-        _executemany: bool,
-    ) -> None:
+    def _after(_cursor: Any, _statement: str, _p: Any, _many: bool, context: Any) -> None:
         table = _explicit_key_table(context)
         if table is None:
             return
+        connection = context.root_connection
         sql = _setval_sql(table, connection.dialect)
         if sql is None:
             return
         # A cursor of its own: the INSERT's cursor still holds its RETURNING rows.
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = connection.connection.dbapi_connection.cursor()
         try:
             cursor.execute(sql)
         finally:
             cursor.close()
+
+    after_statements(engine.dialect, _after)
 
 
 async def sync_sequences(

@@ -20,7 +20,9 @@ import fcntl
 import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.util import await_only
 from sqlalchemy.util.concurrency import in_greenlet
@@ -40,6 +42,8 @@ class ProcessTurn:
         self._path = path
         self._timeout = timeout
         self._fd: int | None = None
+        self._owner = 0  # the process that opened _fd
+        self._closer: weakref.finalize[Any, Any] | None = None
         self._opening = threading.Lock()
 
     def acquire(self) -> None:
@@ -63,59 +67,76 @@ class ProcessTurn:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        """Close the descriptor (releasing the lock if held)."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+        """Close the descriptor (releasing the lock if held); the next acquire opens anew."""
+        with self._opening:
+            self._forget_descriptor()
+
+    def _forget_descriptor(self) -> None:
+        closer, self._closer, self._fd = self._closer, None, None
+        if closer is not None:
+            closer()  # closes the descriptor, once
 
     async def _wait(self, fd: int) -> None:
-        guard = threading.Lock()
-        state = {"abandoned": False, "held": False}
-
-        def wait_for_lock() -> None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with guard:
-                if state["abandoned"]:
-                    fcntl.flock(fd, fcntl.LOCK_UN)  # its waiter gave up meanwhile
-                else:
-                    state["held"] = True
-
-        waiting = asyncio.get_running_loop().run_in_executor(None, wait_for_lock)
+        wait = _LockWait(fd)
+        waiting = asyncio.get_running_loop().run_in_executor(None, wait.run)
         try:
             await asyncio.wait_for(asyncio.shield(waiting), self._timeout)
         except TimeoutError:
-            with guard:
-                if state["held"]:
-                    return  # granted just as the timeout fired
-                state["abandoned"] = True
-            raise sqlite3.OperationalError("database is locked") from None
+            if not wait.give_up():
+                raise sqlite3.OperationalError("database is locked") from None
 
     def _wait_blocking(self, fd: int) -> None:
         # The sync face: the same wait on a helper thread, this thread blocked meanwhile.
-        guard = threading.Lock()
-        state = {"abandoned": False, "held": False}
-        granted = threading.Event()
-
-        def wait_for_lock() -> None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with guard:
-                if state["abandoned"]:
-                    fcntl.flock(fd, fcntl.LOCK_UN)  # its waiter gave up meanwhile
-                else:
-                    state["held"] = True
-                    granted.set()
-
-        threading.Thread(target=wait_for_lock, name="core.database turn", daemon=True).start()
-        if granted.wait(self._timeout):
-            return
-        with guard:
-            if state["held"]:
-                return  # granted just as the timeout ran out
-            state["abandoned"] = True
-        raise sqlite3.OperationalError("database is locked")
+        wait = _LockWait(fd)
+        threading.Thread(target=wait.run, name="core.database turn", daemon=True).start()
+        if not wait.granted.wait(self._timeout) and not wait.give_up():
+            raise sqlite3.OperationalError("database is locked")
 
     def _descriptor(self) -> int:
         with self._opening:
+            pid = os.getpid()
+            if self._fd is not None and self._owner != pid:
+                # A forked child (a preloading server's worker) inherited the parent's open
+                # file, and with it the parent's lock: it takes turns on a file of its own.
+                # Closing the inherited descriptor leaves the parent's lock alone.
+                self._forget_descriptor()
             if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                # Closed with the engine's pool (close()), or else when this turn is dropped.
+                self._fd, self._owner = fd, pid
+                self._closer = weakref.finalize(self, os.close, fd)
             return self._fd
+
+
+class _LockWait:
+    """One blocking wait for the lock, on a helper thread; its waiter may give up on it."""
+
+    def __init__(self, fd: int) -> None:
+        # A descriptor of its own on the same open file (so the same lock): the turn's
+        # may be closed meanwhile (dispose), and its number reused by another file.
+        self._fd = os.dup(fd)
+        self._guard = threading.Lock()
+        self._abandoned = False
+        self._held = False
+        self.granted = threading.Event()
+
+    def run(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            with self._guard:
+                if self._abandoned:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)  # its waiter gave up meanwhile
+                else:
+                    self._held = True
+                    self.granted.set()
+        finally:
+            # The lock stays with the open file while the turn's descriptor is open.
+            os.close(self._fd)
+
+    def give_up(self) -> bool:
+        """Abandon the wait; True if the lock was granted just as the waiter gave up."""
+        with self._guard:
+            if self._held:
+                return True
+            self._abandoned = True
+            return False

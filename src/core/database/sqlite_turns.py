@@ -53,8 +53,8 @@ class TransactionTurns:
         for name in ("checkin", "invalidate", "close"):
             event.listen(engine, name, self._on_pool_event)
 
-    def take(self, connection: Any) -> None:
-        """Wait for the turn (inside the begin event); "database is locked" past the timeout."""
+    def take(self, pooled_connection: Any) -> None:
+        """Wait for the turn (at BEGIN); "database is locked" past the timeout."""
         try:
             token = self._token.get(block=True, timeout=self._timeout)
         except Empty:
@@ -65,7 +65,7 @@ class TransactionTurns:
             except BaseException:
                 self._token.put_nowait(token)
                 raise
-        connection.connection.record_info[_TURN] = token
+        pooled_connection.record_info[_TURN] = token
 
     def give_back(self, record_info: dict[str, Any] | None) -> None:
         """Pass the turn on, if this connection holds it."""
