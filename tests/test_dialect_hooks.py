@@ -17,7 +17,13 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.events import ConnectionEvents
 
-from core.database import Database, TooManyParameters, TransactionAborted
+from core.database import (
+    Database,
+    IntegrityViolation,
+    TooManyParameters,
+    TransactionAborted,
+)
+from core.database.settings import Settings
 from core.database.sqlite_file_lock import ProcessTurn
 from core.database.sync import SyncDatabase
 from tests.models import Counter
@@ -88,7 +94,7 @@ def test_a_users_listener_sees_every_statement_and_the_rules_still_hold(
     with pytest.raises(TooManyParameters), sync_scratch.transaction() as session:
         session.scalar(select(Counter.id).where(Counter.id.in_(range(40_000))))
     with pytest.raises(TransactionAborted), sync_scratch.transaction() as session:
-        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        with pytest.raises(IntegrityViolation):
             session.execute(text("INSERT INTO parity_counters (id, value) VALUES (3, 0)"))
         session.execute(text("SELECT 1 FROM parity_counters"))
     with sync_scratch.transaction() as session:
@@ -161,3 +167,78 @@ def test_a_forked_child_does_not_share_its_parents_turn(tmp_path: Path) -> None:
     finally:
         turn.release()
         turn.close()
+
+
+def _aborted(session: Any) -> Any:
+    return session.execute(text("INSERT INTO parity_counters (id, value) VALUES (1, 0)"))
+
+
+ENDINGS = ["commit", "rollback", "error in the body", "aborted commit", "closed unended"]
+
+
+@pytest.mark.sqlite_only(reason="transaction turns are SQLite's")
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_every_way_a_sync_unit_ends_passes_the_turn_on(tables: URL, ending: str) -> None:
+    database = SyncDatabase(tables, settings=Settings(database_sqlite_busy_timeout_ms=300))
+    try:
+        with database.transaction() as session:
+            session.add(Counter(id=1, value=0))
+        session = database.session()
+        session.execute(text("UPDATE parity_counters SET value = value + 1"))
+        try:
+            if ending == "commit":
+                session.commit()
+            elif ending == "rollback":
+                session.rollback()
+            elif ending == "error in the body":
+                with pytest.raises(IntegrityViolation):
+                    _aborted(session)
+                session.rollback()
+            elif ending == "aborted commit":
+                with pytest.raises(IntegrityViolation):
+                    _aborted(session)
+                with pytest.raises(TransactionAborted):
+                    session.commit()
+        finally:
+            session.close()
+        with database.transaction() as session:  # waits past 300 ms if the turn was kept
+            session.execute(text("UPDATE parity_counters SET value = value + 10"))
+        with database.transaction() as session:
+            expected = 11 if ending == "commit" else 10
+            assert session.scalar(select(Counter.value)) == expected
+    finally:
+        database.dispose()
+
+
+@pytest.mark.sqlite_only(reason="transaction turns are SQLite's")
+@pytest.mark.parametrize("ending", ENDINGS)
+async def test_every_way_an_async_unit_ends_passes_the_turn_on(tables: URL, ending: str) -> None:
+    database = Database(tables, settings=Settings(database_sqlite_busy_timeout_ms=300))
+    try:
+        async with database.transaction() as session:
+            session.add(Counter(id=1, value=0))
+        session = database.session()
+        await session.execute(text("UPDATE parity_counters SET value = value + 1"))
+        try:
+            if ending == "commit":
+                await session.commit()
+            elif ending == "rollback":
+                await session.rollback()
+            elif ending == "error in the body":
+                with pytest.raises(IntegrityViolation):
+                    await _aborted(session)
+                await session.rollback()
+            elif ending == "aborted commit":
+                with pytest.raises(IntegrityViolation):
+                    await _aborted(session)
+                with pytest.raises(TransactionAborted):
+                    await session.commit()
+        finally:
+            await session.close()
+        async with database.transaction() as session:
+            await session.execute(text("UPDATE parity_counters SET value = value + 10"))
+        async with database.transaction() as session:
+            expected = 11 if ending == "commit" else 10
+            assert await session.scalar(select(Counter.value)) == expected
+    finally:
+        await database.dispose()

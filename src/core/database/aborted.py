@@ -46,17 +46,17 @@ def install_abort_tracking(sync: Engine) -> None:
             return
         connection.info[_KEY] = True
 
-    # At the dialect, not as begin/commit/rollback listeners (dialect_hooks.py says why).
+    # At the dialect, not as commit/rollback listeners (dialect_hooks.py says why). Every
+    # transaction ends in do_commit or do_rollback (the pool's reset included), or with
+    # its connection invalidated, which clears .info: the mark never outlives it.
     dialect = sync.dialect
-    begin, commit, rollback = dialect.do_begin, dialect.do_commit, dialect.do_rollback
+    commit, rollback = dialect.do_commit, dialect.do_rollback
     to_savepoint = dialect.do_rollback_to_savepoint
 
-    def do_begin(pooled_connection: Any) -> None:
-        _forget_failure(pooled_connection)
-        begin(pooled_connection)
-
     def do_rollback(pooled_connection: Any) -> None:
-        _forget_failure(pooled_connection)
+        info = pooled_info(pooled_connection)
+        if info:
+            info.pop(_KEY, None)
         rollback(pooled_connection)
 
     def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
@@ -64,14 +64,13 @@ def install_abort_tracking(sync: Engine) -> None:
         to_savepoint(connection, name)
 
     def do_commit(pooled_connection: Any) -> None:
-        if _forget_failure(pooled_connection):
-            # End it in the driver now, as Postgres would; SQLAlchemy's own rollback
-            # that follows the error then finds nothing left to undo.
-            pooled_connection.dbapi_connection.rollback()
+        if pooled_connection.info.pop(_KEY, None):
+            # End it now, as Postgres would (through the hooks within: a SQLite turn passes
+            # on); SQLAlchemy counts the transaction as ended and sends no rollback after.
+            rollback(pooled_connection)
             raise TransactionAborted(f"{_ABORTED}: rolled back", statement="COMMIT")
         commit(pooled_connection)
 
-    dialect.do_begin = do_begin  # type: ignore[method-assign,assignment]
     dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
     dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
     dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
@@ -88,9 +87,3 @@ def install_abort_tracking(sync: Engine) -> None:
                 raise TransactionAborted(_ABORTED, statement=statement)
 
         before_statements(dialect, _refuse)
-
-
-def _forget_failure(pooled_connection: Any) -> bool:
-    """Clear the connection's failed-statement mark; True if it had one."""
-    info = pooled_info(pooled_connection)
-    return info is not None and bool(info.pop(_KEY, None))

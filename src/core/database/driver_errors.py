@@ -220,6 +220,8 @@ def refuse_too_many_parameters(
     _cursor: Any, statement: str, parameters: Any, executemany: bool, _context: Any
 ) -> None:
     """Statement hook (dialect_hooks.py): more bound values than Postgres takes fail on both."""
+    if not executemany and (parameters is None or len(parameters) <= MAX_PARAMETERS):
+        return  # every statement passes here: the common case first
     row = parameters
     # executemany: a list of rows; an insertmanyvalues batch comes as one row of all its values.
     batch = executemany and isinstance(parameters, list | tuple) and parameters

@@ -327,7 +327,8 @@ def _end_transactions_in_the_driver(
     commit, rollback = dialect.do_commit, dialect.do_rollback
 
     def do_commit(dbapi_connection: Any) -> None:
-        reader = _read_only_ends(dbapi_connection)
+        record_info = dbapi_connection.record_info  # None once detached from the pool
+        reader = _read_only_ends(record_info)
         never_began = begin_deferred and forget_pending_begin(dbapi_connection)
         writable = not reader or never_began  # query_only was never turned on
         try:
@@ -346,12 +347,13 @@ def _end_transactions_in_the_driver(
             if not writable:
                 _writable_again(dbapi_connection)
             if turns is not None:
-                turns.ended(dbapi_connection)
+                turns.give_back(record_info)
         if begin_deferred:
             note_ended(dbapi_connection)
 
     def do_rollback(dbapi_connection: Any) -> None:
-        reader = _read_only_ends(dbapi_connection)
+        record_info = dbapi_connection.record_info
+        reader = _read_only_ends(record_info)
         never_began = begin_deferred and forget_pending_begin(dbapi_connection)
         writable = not reader or never_began
         try:
@@ -367,15 +369,14 @@ def _end_transactions_in_the_driver(
             if not writable:
                 _writable_again(dbapi_connection)
             if turns is not None:
-                turns.ended(dbapi_connection)
+                turns.give_back(record_info)
 
     dialect.do_commit = do_commit
     dialect.do_rollback = do_rollback
 
 
-def _read_only_ends(pooled_connection: Any) -> bool:
+def _read_only_ends(record_info: dict[str, Any] | None) -> bool:
     """True if the transaction ending on this connection was read-only (query_only on)."""
-    record_info = getattr(pooled_connection, "record_info", None)
     return record_info is not None and bool(record_info.pop(_READ_ONLY_ACTIVE, False))
 
 

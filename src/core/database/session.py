@@ -33,14 +33,15 @@ logger = logging.getLogger("core.database")
 Callback = Callable[[], Awaitable[Any] | Any]
 _PENDING = "core.database.on_commit"
 _COMMITTED = "core.database.on_commit.committed"
+_FOLLOWED = "core.database.on_commit.followed"
 
 
 class ToolkitSession(Session):
-    """The sync half of every toolkit AsyncSession: carries the on_commit hooks."""
+    """The sync half of every toolkit AsyncSession."""
 
 
 class SyncToolkitSession(ToolkitSession):
-    """A session of the sync face: the same hooks; its on_commit callbacks are sync."""
+    """A session of the sync face: its on_commit callbacks are sync."""
 
 
 def make_sessionmaker(
@@ -48,7 +49,8 @@ def make_sessionmaker(
 ) -> async_sessionmaker[AsyncSession]:
     """A session factory with the toolkit's defaults (objects stay readable after commit)."""
     options.setdefault("expire_on_commit", False)
-    return async_sessionmaker(bind, sync_session_class=ToolkitSession, **options)
+    options.setdefault("sync_session_class", ToolkitSession)
+    return async_sessionmaker(bind, **options)
 
 
 def make_sync_sessionmaker(
@@ -77,10 +79,27 @@ def on_commit(session: AsyncSession | Session, callback: Callback) -> None:
     transaction = sync.get_nested_transaction() or sync.get_transaction()
     if transaction is None:
         transaction = sync.begin()
-    sync.info.setdefault(_PENDING, []).append((transaction, callback))
+    pending = sync.info.get(_PENDING)
+    if pending is None:
+        pending = sync.info[_PENDING] = []
+        _follow_transactions(sync)
+    pending.append((transaction, callback))
 
 
-@event.listens_for(ToolkitSession, "after_commit")
+def _follow_transactions(session: Session) -> None:
+    """Listen to this session's transactions, from its first callback on.
+
+    On the session itself rather than on the class: a unit of work without callbacks
+    (most of them) dispatches no event at all.
+    """
+    if session.info.get(_FOLLOWED):
+        return
+    session.info[_FOLLOWED] = True
+    event.listen(session, "after_commit", _hold_until_released)
+    event.listen(session, "after_soft_rollback", _drop_rolled_back)
+    event.listen(session, "after_transaction_end", _end_of_transaction)
+
+
 def _hold_until_released(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a SAVEPOINT was released: the outer transaction may still roll back
@@ -112,7 +131,6 @@ def _discard(awaitable: Any) -> None:
         close()
 
 
-@event.listens_for(ToolkitSession, "after_soft_rollback")
 def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
     pending = session.info.get(_PENDING)
     if pending:
@@ -123,7 +141,6 @@ def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
         ]
 
 
-@event.listens_for(ToolkitSession, "after_transaction_end")
 def _end_of_transaction(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None and not transaction.nested:
         # A session closed without committing must not carry its callbacks into its

@@ -93,6 +93,9 @@ class ProcessTurn:
             raise sqlite3.OperationalError("database is locked")
 
     def _descriptor(self) -> int:
+        fd = self._fd
+        if fd is not None and self._owner == os.getpid():
+            return fd  # every transaction comes here: no lock once it is open
         with self._opening:
             pid = os.getpid()
             if self._fd is not None and self._owner != pid:

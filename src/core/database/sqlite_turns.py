@@ -49,8 +49,9 @@ class TransactionTurns:
         # One token: a transaction holds it from BEGIN until its COMMIT or ROLLBACK returns.
         self._token = queue
         self._token.put_nowait(object())
-        # Safety net: a connection that leaves the pool's hands gives its turn back.
-        for name in ("checkin", "invalidate", "close"):
+        # Safety net: a connection that leaves the pool's hands gives its turn back. Not
+        # at checkin: the pool's reset ends every transaction in do_rollback, which does.
+        for name in ("invalidate", "close"):
             event.listen(engine, name, self._on_pool_event)
 
     def take(self, pooled_connection: Any) -> None:
@@ -68,20 +69,14 @@ class TransactionTurns:
         pooled_connection.record_info[_TURN] = token
 
     def give_back(self, record_info: dict[str, Any] | None) -> None:
-        """Pass the turn on, if this connection holds it."""
+        """Pass the turn on, if this connection (its pool entry's record_info) holds it.
+
+        Called once the driver's COMMIT or ROLLBACK has returned."""
         token = record_info.pop(_TURN, None) if record_info is not None else None
         if token is not None:
             if self._process_turn is not None:
                 self._process_turn.release()
             self._token.put_nowait(token)
-
-    def ended(self, pooled_connection: Any) -> None:
-        """The driver's COMMIT or ROLLBACK returned on this (pool-proxied) connection."""
-        try:
-            record_info = pooled_connection.record_info
-        except AttributeError:  # detached from its pool entry: the close event gave it back
-            return
-        self.give_back(record_info)
 
     def _on_pool_event(self, _dbapi_connection: Any, record: Any, *_args: Any) -> None:
         self.give_back(record.record_info)

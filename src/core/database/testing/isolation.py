@@ -47,7 +47,10 @@ async def rollback_after(database: Database) -> AsyncIterator[AsyncConnection]:
         outer = await connection.begin()
         observers: weakref.WeakSet[Session] = weakref.WeakSet()
         factory = make_sessionmaker(
-            connection, join_transaction_mode="create_savepoint", info={_OBSERVERS: observers}
+            connection,
+            join_transaction_mode="create_savepoint",
+            info={_OBSERVERS: observers},
+            sync_session_class=_ObservedSession,
         )
         ended_by_body = False
         try:
@@ -101,7 +104,11 @@ def observe_commits(session: AsyncSession) -> None:
     observers.add(session.sync_session)
 
 
-@event.listens_for(ToolkitSession, "after_commit")
+class _ObservedSession(ToolkitSession):
+    """A test's session: its commits reload the sessions that observe_commits() names."""
+
+
+@event.listens_for(_ObservedSession, "after_commit")
 def _reload_observers(session: Session) -> None:
     observers: weakref.WeakSet[Session] | None = session.info.get(_OBSERVERS)
     if not observers:
