@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, select, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import (
     CheckViolation,
@@ -377,3 +378,22 @@ async def test_insert_returning(face: Face) -> None:
     )
     assert [row["name"] for row in rows] == ["r1", "r2"]
     assert rows[0]["id"] < rows[1]["id"]
+
+
+async def test_one_session_runs_each_commits_callbacks_once_and_listens_once(face: Face) -> None:
+    raw = face.session.raw
+    sync = raw.sync_session if isinstance(raw, AsyncSession) else raw
+    # The toolkit listens on a session only once it has a callback (an app's own
+    # listeners, like the reference app's, are there from the start).
+    before = len(list(sync.dispatch.after_transaction_end))
+    calls: list[str] = []
+    on_commit(raw, lambda: calls.append("first"))
+    await face.session.commit()
+    await face.session.rollback()  # nothing pending: nothing runs
+    on_commit(raw, lambda: calls.append("rolled back"))
+    await face.session.rollback()
+    on_commit(raw, lambda: calls.append("second"))
+    on_commit(raw, lambda: calls.append("third"))
+    await face.session.commit()
+    assert calls == ["first", "second", "third"]
+    assert len(list(sync.dispatch.after_transaction_end)) == before + 1  # once, not per callback

@@ -26,60 +26,38 @@ StatementHook = Callable[[Any, str, Any, bool, Any], None]
 
 def before_statements(dialect: Dialect, hook: StatementHook) -> None:
     """Call `hook` before each statement reaches the driver; what it raises fails the statement."""
-    execute, executemany, no_params = (
-        dialect.do_execute,
-        dialect.do_executemany,
-        dialect.do_execute_no_params,
-    )
-
-    def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        hook(cursor, statement, parameters, False, context)
-        execute(cursor, statement, parameters, context)
-
-    def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        hook(cursor, statement, parameters, True, context)
-        executemany(cursor, statement, parameters, context)
-
-    def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> None:
-        hook(cursor, statement, None, False, context)
-        no_params(cursor, statement, context)
-
-    _install(dialect, do_execute, do_executemany, do_execute_no_params)
+    _wrap_statements(dialect, hook, after=False)
 
 
 def after_statements(dialect: Dialect, hook: StatementHook) -> None:
     """Call `hook` after each statement the driver ran without an error."""
-    execute, executemany, no_params = (
-        dialect.do_execute,
-        dialect.do_executemany,
-        dialect.do_execute_no_params,
+    _wrap_statements(dialect, hook, after=True)
+
+
+def _wrap_statements(dialect: Dialect, hook: StatementHook, *, after: bool) -> None:
+    def wrapped(call: Callable[..., None], many: bool) -> Callable[..., None]:
+        def run(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+            if not after:
+                hook(cursor, statement, parameters, many, context)
+            call(cursor, statement, parameters, context)
+            if after:
+                hook(cursor, statement, parameters, many, context)
+
+        return run
+
+    # A statement without parameters goes through the same wrapper, its parameters None.
+    no_params = dialect.do_execute_no_params
+    run_no_params = wrapped(
+        lambda cursor, statement, _none, context: no_params(cursor, statement, context), False
     )
 
-    def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        execute(cursor, statement, parameters, context)
-        hook(cursor, statement, parameters, False, context)
-
-    def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        executemany(cursor, statement, parameters, context)
-        hook(cursor, statement, parameters, True, context)
-
     def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> None:
-        no_params(cursor, statement, context)
-        hook(cursor, statement, None, False, context)
+        run_no_params(cursor, statement, None, context)
 
-    _install(dialect, do_execute, do_executemany, do_execute_no_params)
-
-
-def _install(
-    dialect: Dialect,
-    execute: Callable[..., None],
-    executemany: Callable[..., None],
-    no_params: Callable[..., None],
-) -> None:
     # Instance attributes: this engine's dialect only (create_engine makes one per engine).
-    dialect.do_execute = execute  # type: ignore[method-assign]
-    dialect.do_executemany = executemany  # type: ignore[method-assign]
-    dialect.do_execute_no_params = no_params  # type: ignore[method-assign]
+    dialect.do_execute = wrapped(dialect.do_execute, False)  # type: ignore[method-assign]
+    dialect.do_executemany = wrapped(dialect.do_executemany, True)  # type: ignore[method-assign]
+    dialect.do_execute_no_params = do_execute_no_params  # type: ignore[method-assign]
 
 
 def pooled_info(pooled_connection: Any) -> dict[str, Any] | None:
