@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -93,6 +97,58 @@ async def test_an_unknown_host() -> None:
 async def test_a_sqlite_file_that_cannot_be_opened(tmp_path: object) -> None:
     error = await reason_for(quick(f"sqlite:///{tmp_path}/missing/folder/app.db"))
     assert error.reason.startswith(f"cannot open SQLite database {tmp_path}/missing/folder/app.db")
+
+
+def unopenable_sqlite_paths(folder: Path) -> list[Path]:
+    """Paths SQLite cannot open: a missing folder, a folder itself, a file as a folder."""
+    (folder / "a_file").write_text("")
+    return [folder / "missing" / "app.db", folder, folder / "a_file" / "app.db"]
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_leaves_no_driver_thread(
+    tmp_path: Path,
+) -> None:
+    for path in unopenable_sqlite_paths(tmp_path):
+        before = set(threading.enumerate())
+        error = await reason_for(quick(f"sqlite+aiosqlite:///{path}"))
+        assert error.reason.startswith("cannot open SQLite database"), error.reason
+        left = [thread for thread in threading.enumerate() if thread not in before]
+        assert not [thread for thread in left if thread.is_alive()], (path, left)
+
+
+EXIT_ON_FAILURE = """
+import asyncio, sys
+from core.database import Database, DatabaseUnavailableError
+
+async def check(url):
+    try:
+        await Database(url).ping(timeout=5)
+    except DatabaseUnavailableError as error:
+        print(error.reason)
+
+for url in sys.argv[1:]:
+    for _ in range(10):  # each time on a loop closed right after the failure
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(check(url))
+        loop.close()
+"""
+
+
+def test_a_process_that_exits_on_an_unopenable_sqlite_file_prints_only_the_reason(
+    tmp_path: Path,
+) -> None:
+    urls = [f"sqlite+aiosqlite:///{path}" for path in unopenable_sqlite_paths(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_ON_FAILURE, *urls],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    reasons = result.stdout.splitlines()
+    assert len(reasons) == 30
+    assert all(reason.startswith("cannot open SQLite database") for reason in reasons), reasons
 
 
 def failing_app() -> FastAPI:

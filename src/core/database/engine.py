@@ -21,6 +21,7 @@ from sqlalchemy.util import await_only, get_cls_kwargs
 from sqlalchemy.util.queue import QueueCommon
 
 from core.database.aborted import install_abort_tracking
+from core.database.aiosqlite_connect import connect_aiosqlite
 from core.database.dialect_hooks import before_statements, pooled_info
 from core.database.driver_errors import (
     connect_or_unavailable,
@@ -90,7 +91,7 @@ ASYNC_FACE = EngineFace(
     # The BEGIN rides with the transaction's first statement: no trip of its own.
     send_begin=defer_begin,
     send_script=defer_begin,
-    sqlite_connect_args={},
+    sqlite_connect_args={"async_creator_fn": connect_aiosqlite},
     one_trip_statements=True,
 )
 
