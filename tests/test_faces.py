@@ -28,6 +28,7 @@ from core.database import (
     UTCDateTime,
     on_commit,
 )
+from core.database.settings import get_settings
 from core.database.sync import SyncDatabase
 from tests.faces import Face, FaceSession
 from tests.models import Child, Color, Item, Parent
@@ -156,8 +157,45 @@ async def test_execute_outside_any_test_transaction(
             await _dispose(own)
 
 
-def _database(face: Face, url: str) -> Database | SyncDatabase:
-    return Database(url) if face.name == "async" else SyncDatabase(url)
+def _database(face: Face, url: str, **engine_options: object) -> Database | SyncDatabase:
+    if face.name == "async":
+        return Database(url, **engine_options)
+    return SyncDatabase(url, **engine_options)
+
+
+# A driver flag of the caller's own, and a session setting in each driver's spelling.
+_OWN_CONNECT_ARGS = {
+    ("sqlite", "async"): {"timeout": 7.5},
+    ("sqlite", "sync"): {"timeout": 7.5},
+    ("postgresql", "async"): {"server_settings": {"jit": "off"}, "command_timeout": 60},
+    ("postgresql", "sync"): {"options": "-c jit=off", "application_name": "own-name"},
+}
+
+
+async def test_own_connect_args_join_the_toolkits_rules(
+    face: Face, database_url: str, dialect: str, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/own.db" if dialect == "sqlite" else database_url
+    connect_args = _OWN_CONNECT_ARGS[dialect, face.name]
+    own = Face(face.name, _database(face, url, connect_args=connect_args), face.session)
+    settings = get_settings()
+    with _installed(own):
+        try:
+            if dialect == "sqlite":
+                assert await own.fetch_value("PRAGMA busy_timeout") == 7500  # theirs
+                assert await own.fetch_value("PRAGMA foreign_keys") == 1  # and the toolkit's
+                assert await own.fetch_value("PRAGMA journal_mode") == "wal"
+                return
+            assert await own.fetch_value("SHOW jit") == "off"
+            assert await own.fetch_value("SHOW timezone") == "UTC"
+            timeout = "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'"
+            assert await own.fetch_value(timeout) == str(settings.database_statement_timeout_ms)
+            expected_name = (
+                "own-name" if face.name == "sync" else settings.database_application_name
+            )
+            assert await own.fetch_value("SHOW application_name") == expected_name
+        finally:
+            await _dispose(own)
 
 
 class _installed:

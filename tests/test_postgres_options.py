@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.database import ConfigurationError, Database, create_engine, parse_database_url
-from core.database.postgres_options import postgres_connect_args
+from core.database.postgres_options import postgres_connect_args, psycopg_connect_args
 from core.database.settings import Settings
 
 SECRET = "S3cretPw"
@@ -165,3 +165,38 @@ def test_engine_repr_hides_secrets(raw: str) -> None:
     for text in shown:
         assert SECRET not in text
         assert "KeyPass1" not in text
+
+
+def test_own_connect_args_join_the_computed_ones() -> None:
+    given = {"timeout": 2, "server_settings": {"jit": "off", "TimeZone": "Asia/Seoul"}}
+    _url, args = postgres_connect_args(
+        parse_database_url("postgres://a@db/app"), _settings(), given
+    )
+    assert args["timeout"] == 2  # their flag wins
+    assert args["server_settings"] == {
+        "application_name": "core-database",
+        "statement_timeout": "30000",
+        "jit": "off",
+        "timezone": "UTC",  # the session stays in UTC, as with the URL's options=
+    }
+    assert given["server_settings"] == {"jit": "off", "TimeZone": "Asia/Seoul"}  # not edited
+
+
+def test_own_libpq_options_join_the_computed_ones() -> None:
+    url = parse_database_url("postgres://a@db/app")
+    given = {"options": "-c search_path=app -ctimezone=Asia/Seoul", "sslmode": "require"}
+    _url, args = psycopg_connect_args(url, _settings(), given)
+    assert args["sslmode"] == "require"
+    assert args["options"].split() == [
+        "-c",
+        "statement_timeout=30000",
+        "-c",
+        "search_path=app",
+        "-c",
+        "timezone=UTC",
+    ]
+    with pytest.raises(ConfigurationError, match="connect_args options accepts only"):
+        psycopg_connect_args(url, _settings(), {"options": "--search_path=app"})
+    # Behind PgBouncer the toolkit sends no options: the caller's go as they are.
+    _url, bounced = psycopg_connect_args(url, _settings(database_pgbouncer=True), given)
+    assert bounced["options"] == given["options"]

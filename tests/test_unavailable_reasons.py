@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import subprocess
@@ -39,12 +40,12 @@ def silent_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def quick(url: str) -> Database:
+def quick(url: str, **engine_options: object) -> Database:
     settings = get_settings().model_copy(
         update={"database_connect_timeout": 1.0, "database_url": SecretStr(url)}
     )
     assert isinstance(settings, Settings)
-    return Database(settings=settings)
+    return Database(settings=settings, **engine_options)
 
 
 async def reason_for(db: Database) -> DatabaseUnavailableError:
@@ -108,9 +109,10 @@ def unopenable_sqlite_paths(folder: Path) -> list[Path]:
 async def test_a_sqlite_file_that_cannot_be_opened_leaves_no_driver_thread(
     tmp_path: Path,
 ) -> None:
-    for path in unopenable_sqlite_paths(tmp_path):
+    # With the toolkit's connect arguments, and with a caller's own joining them.
+    for path, own in itertools.product(unopenable_sqlite_paths(tmp_path), ({}, {"timeout": 3})):
         before = set(threading.enumerate())
-        error = await reason_for(quick(f"sqlite+aiosqlite:///{path}"))
+        error = await reason_for(quick(f"sqlite+aiosqlite:///{path}", connect_args=own))
         assert error.reason.startswith("cannot open SQLite database"), error.reason
         left = [thread for thread in threading.enumerate() if thread not in before]
         assert not [thread for thread in left if thread.is_alive()], (path, left)

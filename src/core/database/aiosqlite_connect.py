@@ -44,4 +44,3 @@ async def _stopped(worker: threading.Thread) -> None:
     deadline = time.monotonic() + _STOP_WAIT_SECONDS
     while worker.is_alive() and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.001)
-

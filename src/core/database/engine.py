@@ -74,8 +74,10 @@ class EngineFace:
     poolclass: type[Pool]
     # The turn queue of SQLite transactions (FairAsyncQueue or FairThreadQueue).
     turn_queue: Callable[[], QueueCommon[object]]
-    # (url, settings) -> (url, connect_args) for the Postgres driver.
-    postgres_connect_args: Callable[[URL, Settings], tuple[URL, dict[str, Any]]]
+    # (url, settings, the caller's connect_args) -> (url, connect_args) for the Postgres driver.
+    postgres_connect_args: Callable[
+        [URL, Settings, Mapping[str, Any] | None], tuple[URL, dict[str, Any]]
+    ]
     # Send "BEGIN IMMEDIATE" (one statement), or a script, straight to the SQLite driver.
     send_begin: Callable[[Any, str], None]
     send_script: Callable[[Any, str], None]
@@ -126,11 +128,20 @@ def create_engine(
 def engine_arguments(
     url: URL, settings: Settings, face: EngineFace, overrides: Mapping[str, Any]
 ) -> tuple[URL, dict[str, Any]]:
-    """The URL and create_(async_)engine() options for `url`; `overrides` win."""
+    """The URL and create_(async_)engine() options for `url`; `overrides` win.
+
+    Their `connect_args` join the computed ones rather than replace them: an SSL
+    context or a driver flag must not cost the busy timeout, the session's UTC or
+    its statement timeout.
+    """
+    overrides = dict(overrides)
+    given = overrides.pop("connect_args", None)
     if url.get_backend_name() == "sqlite":
         url, options = _sqlite_options(url, settings, face)
+        if given is not None:
+            options["connect_args"] = {**options.get("connect_args", {}), **given}
     else:
-        url, options = _postgres_options(url, settings, face)
+        url, options = _postgres_options(url, settings, face, given)
     options.update(
         echo=settings.database_echo,
         # Bound values (tokens, emails, secrets) never reach logs or error messages.
@@ -230,8 +241,10 @@ def _seconds(milliseconds: int) -> float:
     return (milliseconds + 0.5) / 1000
 
 
-def _postgres_options(url: URL, settings: Settings, face: EngineFace) -> tuple[URL, dict[str, Any]]:
-    url, connect_args = face.postgres_connect_args(url, settings)
+def _postgres_options(
+    url: URL, settings: Settings, face: EngineFace, given: Mapping[str, Any] | None
+) -> tuple[URL, dict[str, Any]]:
+    url, connect_args = face.postgres_connect_args(url, settings, given)
     return url, {
         # First come, first served under contention: no multi-second tail (see pool.py).
         "poolclass": face.poolclass,

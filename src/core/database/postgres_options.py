@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -37,7 +38,8 @@ class _Connection:
     ssl: dict[str, str] = field(default_factory=dict)
 
 
-def _read(url: URL, settings: Settings) -> _Connection:
+def _read(url: URL, settings: Settings, given: Mapping[str, str]) -> _Connection:
+    """`given`: session settings the caller passed in connect_args; they win over the URL's."""
     query = dict(url.query)
     server_settings = {"application_name": settings.database_application_name}
     if not settings.database_pgbouncer and settings.database_statement_timeout_ms:
@@ -53,7 +55,8 @@ def _read(url: URL, settings: Settings) -> _Connection:
         key: _single(query.pop(key)) for key in ("password", "passfile") if key in query
     }
     if "options" in query:
-        server_settings.update(_parse_options(_single(query.pop("options"))))
+        server_settings.update(_parse_options(_single(query.pop("options")), "the URL's options="))
+    server_settings.update(given)
     # Dates, extract() and timestamp text in UTC whatever the server's default TimeZone
     # (setting names are case-insensitive: one spelling only).
     for name in [name for name in server_settings if name.lower() == "timezone"]:
@@ -65,9 +68,16 @@ def _read(url: URL, settings: Settings) -> _Connection:
     return _Connection(url.set(query=query), timeout, server_settings, secrets, ssl_values)
 
 
-def postgres_connect_args(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
-    """Return `url` without libpq-only query keys, and the asyncpg connect arguments."""
-    connection = _read(url, settings)
+def postgres_connect_args(
+    url: URL, settings: Settings, given: Mapping[str, Any] | None = None
+) -> tuple[URL, dict[str, Any]]:
+    """Return `url` without libpq-only query keys, and the asyncpg connect arguments.
+
+    `given`: the caller's own connect_args. Each key wins, except that its
+    `server_settings` join the computed ones, and the session stays in UTC.
+    """
+    given = dict(given or {})
+    connection = _read(url, settings, given.pop("server_settings", None) or {})
     args: dict[str, Any] = {"timeout": connection.timeout, **connection.secrets}
     if connection.ssl:
         args["ssl"] = _ssl_argument(connection.ssl)
@@ -78,12 +88,22 @@ def postgres_connect_args(url: URL, settings: Settings) -> tuple[URL, dict[str, 
         args["statement_cache_size"] = 0
         args["prepared_statement_cache_size"] = 0
         args["prepared_statement_name_func"] = _unique_statement_name
-    return connection.url, args
+    return connection.url, {**args, **given}
 
 
-def psycopg_connect_args(url: URL, settings: Settings) -> tuple[URL, dict[str, Any]]:
-    """The same connection for psycopg (the sync face), in libpq's own keywords."""
-    connection = _read(url, settings)
+def psycopg_connect_args(
+    url: URL, settings: Settings, given: Mapping[str, Any] | None = None
+) -> tuple[URL, dict[str, Any]]:
+    """The same connection for psycopg (the sync face), in libpq's own keywords.
+
+    `given`: the caller's own connect_args. Each key wins, except that the `-c`
+    pairs of its `options` join the computed ones, and the session stays in UTC.
+    """
+    given = dict(given or {})
+    extra: dict[str, str] = {}
+    if given.get("options") and not settings.database_pgbouncer:
+        extra = _parse_options(given.pop("options"), "connect_args options")
+    connection = _read(url, settings, extra)
     server_settings = dict(connection.server_settings)
     args: dict[str, Any] = {
         # libpq takes whole seconds, and reads 1 as 2 (its minimum); round up, never down.
@@ -99,14 +119,14 @@ def psycopg_connect_args(url: URL, settings: Settings) -> tuple[URL, dict[str, A
         # PgBouncer refuses the `options` startup parameter, and transaction pooling
         # cannot keep server-side prepared statements.
         args["prepare_threshold"] = None
-        return connection.url, args
+        return connection.url, {**args, **given}
     # asyncpg reads timestamptz as UTC whatever the session's zone; psycopg reads it in
     # the session's zone, so the session is put in UTC: the same values on both faces.
     server_settings.setdefault("timezone", "UTC")
     args["options"] = " ".join(
         f"-c {name}={_libpq_escape(value)}" for name, value in server_settings.items()
     )
-    return connection.url, args
+    return connection.url, {**args, **given}
 
 
 def _libpq_escape(value: str) -> str:
@@ -122,14 +142,14 @@ def _single(value: str | tuple[str, ...]) -> str:
     return value if isinstance(value, str) else value[-1]
 
 
-def _parse_options(options: str) -> dict[str, str]:
+def _parse_options(options: str, where: str) -> dict[str, str]:
     # "-c statement_timeout=5000 -c search_path=app" -> {"statement_timeout": "5000", ...}
     result: dict[str, str] = {}
     words = options.replace("-c ", "-c").split()
     for word in words:
         key, sep, value = word.removeprefix("-c").partition("=")
         if not word.startswith("-c") or not sep:
-            raise ConfigurationError("the URL's options= accepts only '-c name=value' pairs")
+            raise ConfigurationError(f"{where} accepts only '-c name=value' pairs")
         result[key] = value
     return result
 
