@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from core.database import install_error_handlers, on_commit
+from core.database import PoolTimeoutError, install_error_handlers, on_commit
 from core.database.sync import (
     SyncDatabase,
     SyncSessionDep,
@@ -146,6 +146,33 @@ async def test_commit_refused_by_the_database_is_an_error_response(scratch: URL)
             response = await http.post("/pets")
         assert response.status_code == 500
         assert fetch_value("SELECT count(*) FROM pets") == 0
+    finally:
+        set_sync_database(previous)
+        db.dispose()
+
+
+async def test_a_pool_held_past_its_timeout_is_a_503_to_retry(scratch: URL) -> None:
+    db = SyncDatabase(scratch, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/count")
+    def count(session: SyncSessionDep) -> int:
+        return int(session.scalar(text("SELECT 1")) or 0)
+
+    previous = set_sync_database(db)
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            with db.engine.connect():  # the pool's one connection, held
+                busy = await http.get("/count")
+                with pytest.raises(PoolTimeoutError, match=r"within 0.2s \(all 1 in use\)"):
+                    fetch_value("SELECT 1")
+            after = await http.get("/count")
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "1"
+        assert busy.json()["code"] == "pool_timeout"
+        assert after.status_code == 200
     finally:
         set_sync_database(previous)
         db.dispose()

@@ -29,7 +29,13 @@ from core.database.driver_errors import (
     translate_error,
 )
 from core.database.functions.sqlite_udfs import register_sqlite_functions
-from core.database.pool import DisposeHooks, FairAsyncQueue, FairAsyncQueuePool, ping_when_idle
+from core.database.pool import (
+    DisposeHooks,
+    FairAsyncQueue,
+    FairAsyncQueuePool,
+    NamedPoolTimeouts,
+    ping_when_idle,
+)
 from core.database.postgres_options import postgres_connect_args
 from core.database.reconnect import reconnect_on_first_statement
 from core.database.sequences import install_sequence_sync
@@ -115,8 +121,6 @@ def create_engine(
     parsed, options = engine_arguments(parsed, settings, ASYNC_FACE, engine_options)
     engine = create_async_engine(parsed, **options)
     install_rules(engine.sync_engine, parsed, settings, ASYNC_FACE, options, shown)
-    if isinstance(engine.pool, FairAsyncQueuePool):
-        engine.pool.masked_url = shown  # named in PoolTimeoutError
     reconnect_on_first_statement(engine)
     if parsed.get_backend_name() == "postgresql":
         cancel_queries_on_terminate(engine)
@@ -162,6 +166,8 @@ def install_rules(
     masked_url: str,
 ) -> None:
     """Error translation, connect failures, SQLite pragmas and turns, the liveness check."""
+    if isinstance(engine.pool, NamedPoolTimeouts):
+        engine.pool.masked_url = masked_url  # named in PoolTimeoutError
     # Dialect events and hooks only, no connection events: see dialect_hooks.py.
     event.listen(engine, "handle_error", translate_error)
     event.listen(engine, "do_connect", connect_or_unavailable(masked_url, url))

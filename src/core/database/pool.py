@@ -129,14 +129,13 @@ class DisposeHooks(Pool):
         return pool
 
 
-class FairAsyncQueuePool(DisposeHooks, AsyncAdaptedQueuePool):
-    """AsyncAdaptedQueuePool with first-come, first-served checkouts under contention.
+class NamedPoolTimeouts(DisposeHooks, QueuePool):
+    """A queue pool whose checkout, waiting past the pool timeout, raises PoolTimeoutError.
 
-    A checkout that waits past the pool timeout raises PoolTimeoutError.
+    Both faces: a 503 with Retry-After from the handlers, not SQLAlchemy's TimeoutError.
     """
 
-    _queue_class: Any = FairAsyncQueue
-    # Set by create_engine(): named in PoolTimeoutError, the pool itself never sees the URL.
+    # Set by install_rules(): named in PoolTimeoutError, the pool itself never sees the URL.
     masked_url = "unknown"
 
     def _do_get(self) -> Any:
@@ -153,6 +152,12 @@ class FairAsyncQueuePool(DisposeHooks, AsyncAdaptedQueuePool):
         pool = super().recreate()
         pool.masked_url = self.masked_url
         return pool
+
+
+class FairAsyncQueuePool(NamedPoolTimeouts, AsyncAdaptedQueuePool):
+    """AsyncAdaptedQueuePool with first-come, first-served checkouts under contention."""
+
+    _queue_class: Any = FairAsyncQueue
 
 
 class _ThreadWaiter:
@@ -203,7 +208,7 @@ class FairThreadQueue(Queue[_T]):
         raise Empty()
 
 
-class FairQueuePool(DisposeHooks, QueuePool):
+class FairQueuePool(NamedPoolTimeouts):
     """QueuePool with first-come, first-served checkouts between threads."""
 
     _queue_class: Any = FairThreadQueue
