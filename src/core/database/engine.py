@@ -28,6 +28,7 @@ from core.database.driver_errors import (
     refuse_too_many_parameters,
     translate_error,
 )
+from core.database.fork_safety import fresh_pool_after_fork
 from core.database.functions.sqlite_udfs import register_sqlite_functions
 from core.database.pool import (
     DisposeHooks,
@@ -168,6 +169,9 @@ def install_rules(
     """Error translation, connect failures, SQLite pragmas and turns, the liveness check."""
     if isinstance(engine.pool, NamedPoolTimeouts):
         engine.pool.masked_url = masked_url  # named in PoolTimeoutError
+    if not is_memory_sqlite(url):
+        # An in-memory database lives in its connection: a child keeps its own copy.
+        fresh_pool_after_fork(engine)
     # Dialect events and hooks only, no connection events: see dialect_hooks.py.
     event.listen(engine, "handle_error", translate_error)
     event.listen(engine, "do_connect", connect_or_unavailable(masked_url, url))
