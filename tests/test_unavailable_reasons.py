@@ -26,7 +26,9 @@ from core.database import (
     set_database,
 )
 from core.database.settings import Settings, get_settings
+from core.database.sync import SyncDatabase
 from core.database.testing._cluster import free_port
+from core.database.unavailable_reasons import unavailable_reason
 
 SECRET = "Wr0ng-Pa55word"
 
@@ -40,21 +42,36 @@ def silent_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def quick(url: str, **engine_options: object) -> Database:
+@pytest.fixture(params=["async", "sync"])
+def face(request: pytest.FixtureRequest) -> str:
+    """Each reason is the same through asyncpg/aiosqlite and through psycopg/sqlite3."""
+    return str(request.param)
+
+
+def quick(url: str, face: str = "async", **engine_options: object) -> Database | SyncDatabase:
     settings = get_settings().model_copy(
         update={"database_connect_timeout": 1.0, "database_url": SecretStr(url)}
     )
     assert isinstance(settings, Settings)
+    if face == "sync":
+        return SyncDatabase(settings=settings, **engine_options)
     return Database(settings=settings, **engine_options)
 
 
-async def reason_for(db: Database) -> DatabaseUnavailableError:
-    try:
-        with pytest.raises(DatabaseUnavailableError) as caught:
-            async with db.session() as session:
-                await session.execute(text("SELECT 1"))
-    finally:
-        await db.dispose()
+async def reason_for(db: Database | SyncDatabase) -> DatabaseUnavailableError:
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        if isinstance(db, SyncDatabase):
+            try:
+                with db.session() as sync_session:
+                    sync_session.execute(text("SELECT 1"))
+            finally:
+                db.dispose()
+        else:
+            try:
+                async with db.session() as session:
+                    await session.execute(text("SELECT 1"))
+            finally:
+                await db.dispose()
     error = caught.value
     for shown in (str(error), repr(error), error.reason, error.url):
         assert SECRET not in shown
@@ -67,36 +84,36 @@ def with_password(database_url: str, **changes: object) -> str:
 
 
 @pytest.mark.postgres_only(reason="a login needs a Postgres server")
-async def test_a_wrong_password(database_url: str) -> None:
-    error = await reason_for(quick(with_password(database_url, password=SECRET)))
+async def test_a_wrong_password(database_url: str, face: str) -> None:
+    error = await reason_for(quick(with_password(database_url, password=SECRET), face))
     user = parse_database_url(database_url).username
     assert error.reason == f'authentication failed for user "{user}"'
 
 
 @pytest.mark.postgres_only(reason="a missing database needs a Postgres server")
-async def test_a_missing_database(database_url: str) -> None:
-    error = await reason_for(quick(with_password(database_url, database="no_such_db")))
+async def test_a_missing_database(database_url: str, face: str) -> None:
+    error = await reason_for(quick(with_password(database_url, database="no_such_db"), face))
     assert error.reason == 'database "no_such_db" does not exist'
 
 
-async def test_a_closed_port() -> None:
+async def test_a_closed_port(face: str) -> None:
     port = free_port()
-    error = await reason_for(quick(f"postgresql://app:{SECRET}@127.0.0.1:{port}/app"))
+    error = await reason_for(quick(f"postgresql://app:{SECRET}@127.0.0.1:{port}/app", face))
     assert error.reason == f"connection refused at 127.0.0.1:{port}"
 
 
-async def test_a_server_that_never_answers(silent_port: int) -> None:
-    error = await reason_for(quick(f"postgresql://app:{SECRET}@127.0.0.1:{silent_port}/app"))
+async def test_a_server_that_never_answers(silent_port: int, face: str) -> None:
+    error = await reason_for(quick(f"postgresql://app:{SECRET}@127.0.0.1:{silent_port}/app", face))
     assert error.reason == f"timed out connecting to 127.0.0.1:{silent_port}"
 
 
-async def test_an_unknown_host() -> None:
-    error = await reason_for(quick(f"postgresql://app:{SECRET}@no-such-host.invalid/app"))
+async def test_an_unknown_host(face: str) -> None:
+    error = await reason_for(quick(f"postgresql://app:{SECRET}@no-such-host.invalid/app", face))
     assert error.reason == 'host "no-such-host.invalid" not found'
 
 
-async def test_a_sqlite_file_that_cannot_be_opened(tmp_path: object) -> None:
-    error = await reason_for(quick(f"sqlite:///{tmp_path}/missing/folder/app.db"))
+async def test_a_sqlite_file_that_cannot_be_opened(tmp_path: object, face: str) -> None:
+    error = await reason_for(quick(f"sqlite:///{tmp_path}/missing/folder/app.db", face))
     assert error.reason.startswith(f"cannot open SQLite database {tmp_path}/missing/folder/app.db")
 
 
@@ -167,6 +184,7 @@ def failing_app() -> FastAPI:
 async def served_reason(url: str, caplog: pytest.LogCaptureFixture) -> str:
     """What a request logs when the database at `url` is unavailable: one record."""
     db = quick(url)
+    assert isinstance(db, Database)
     previous = set_database(db)
     try:
         transport = httpx.ASGITransport(app=failing_app())
@@ -200,3 +218,26 @@ async def test_the_503_logs_a_wrong_password(
     message = await served_reason(with_password(database_url, password=SECRET), caplog)
     user = parse_database_url(database_url).username
     assert f'database unavailable: authentication failed for user "{user}"' in message
+
+
+@pytest.mark.parametrize(
+    ("words", "reason"),
+    [
+        ('FATAL:  role "ghost" does not exist', 'authentication refused for user "app": role'),
+        (
+            'FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "app", database "app"',
+            'authentication refused for user "app": no pg_hba.conf entry',
+        ),
+        (
+            "FATAL:  sorry, too many clients already",
+            "server refused the connection at db:5432: sorry, too many clients already",
+        ),
+    ],
+)
+def test_libpq_refusals_in_words_get_their_reason(words: str, reason: str) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    message = f'connection failed: connection to server at "10.0.0.1", port 5432 failed: {words}'
+    url = parse_database_url(f"postgresql://app:{SECRET}@db/app")
+    shown = unavailable_reason(psycopg.OperationalError(message), url)
+    assert shown.startswith(reason)
+    assert SECRET not in shown

@@ -11,6 +11,7 @@ cannot open SQLite database ./data/app.db: unable to open database file
 from __future__ import annotations
 
 import errno
+import re
 import socket
 from typing import Any
 
@@ -26,27 +27,65 @@ def unavailable_reason(cause: BaseException | None, url: URL | None) -> str:
     if url is not None and url.get_backend_name() == "sqlite":
         return f"cannot open SQLite database {url.database or ':memory:'}: {_first_line(cause)}"
     where = _address(url)
-    state = str(getattr(cause, "sqlstate", "") or "")
+    state, detail = _server_answer(cause)
     if state in ("28P01", "28000"):
         user = url.username if url is not None and url.username else "?"
         if state == "28P01":
             return f'authentication failed for user "{user}"'
-        return f'authentication refused for user "{user}": {_first_line(cause)}'
+        return f'authentication refused for user "{user}": {detail}'
     if state == "3D000":
         name = url.database if url is not None and url.database else "?"
         return f'database "{name}" does not exist'
     if state:
-        return f"server refused the connection at {where}: {_first_line(cause)} [{state}]"
-    if isinstance(cause, socket.gaierror):
+        return f"server refused the connection at {where}: {detail} [{state}]"
+    if detail:
+        return f"server refused the connection at {where}: {detail}"
+    if isinstance(cause, socket.gaierror) or _libpq_says(cause, "failed to resolve host"):
         host = url.host if url is not None and url.host else "?"
         return f'host "{host}" not found'
-    if isinstance(cause, TimeoutError):
+    if isinstance(cause, TimeoutError) or _libpq_says(cause, "timeout expired"):
         return f"timed out connecting to {where}"
-    if isinstance(cause, ConnectionRefusedError) or _errno(cause) == errno.ECONNREFUSED:
+    if (
+        isinstance(cause, ConnectionRefusedError)
+        or _errno(cause) == errno.ECONNREFUSED
+        or _libpq_says(cause, "Connection refused")
+    ):
         return f"connection refused at {where}"
     if isinstance(cause, OSError):
         return f"cannot connect to {where}: {cause.strerror or type(cause).__name__}"
     return f"cannot connect to {where}: {type(cause).__name__}"
+
+
+# libpq (psycopg, the sync face) reports a refused login in words, without a SQLSTATE.
+_FATAL = re.compile(r"FATAL:\s+(.*)")
+_LIBPQ_STATES = (
+    (re.compile(r"password authentication failed"), "28P01"),
+    (re.compile(r'role "[^"]*" does not exist|no pg_hba\.conf entry'), "28000"),
+    (re.compile(r'database "[^"]*" does not exist'), "3D000"),
+)
+
+
+def _server_answer(cause: BaseException | None) -> tuple[str, str]:
+    """(SQLSTATE, the server's words) if the server refused the login; else ("", "")."""
+    state = str(getattr(cause, "sqlstate", "") or "")
+    if state:
+        return state, _first_line(cause)
+    fatal = _FATAL.search(str(cause)) if _is_libpq(cause) else None
+    if fatal is None:
+        return "", ""
+    words = fatal.group(1).strip()
+    for pattern, libpq_state in _LIBPQ_STATES:
+        if pattern.search(words):
+            return libpq_state, words
+    return "", words
+
+
+def _is_libpq(cause: BaseException | None) -> bool:
+    return type(cause).__module__.startswith("psycopg")
+
+
+def _libpq_says(cause: BaseException | None, words: str) -> bool:
+    return _is_libpq(cause) and words in str(cause)
 
 
 def _address(url: URL | None) -> str:
