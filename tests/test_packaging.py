@@ -173,3 +173,51 @@ def test_uninstalling_the_toolkit_leaves_the_hosts_files(installed: Installed) -
     _run(installed.python, "-m", "pip", "uninstall", "--yes", "core-database", cwd=installed.host)
     assert all(path.is_file() for path in host_files)
     assert not (installed.site / "core" / "database").exists()
+
+
+BARE_TESTS = """
+import os
+
+
+def test_a_plain_test_runs():
+    assert 1 + 1 == 2
+
+
+def test_a_failure_shows_no_password():
+    assert os.environ["DATABASE_URL"] == "something else"
+
+
+def test_a_database_fixture_says_what_to_install(db_session):
+    pass
+"""
+
+
+def test_without_the_test_extra_pytest_starts_and_the_fixtures_say_what_to_install(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """The wheel alone (no extras) plus pytest: the plugin must not break other suites."""
+    venv = tmp_path / "bare-venv"
+    _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
+    python = venv / "bin" / "python"
+    _run(python, "-m", "pip", "install", "--quiet", installed.wheel, "pytest", cwd=tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_bare.py").write_text(BARE_TESTS)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env["DATABASE_URL"] = "postgresql://app:Bare-Secret-9@db/app"
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-rA"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert "1 failed, 1 passed, 1 error" in out, out
+    assert "need pytest-asyncio: pip install 'core-database[test]'" in out, out
+    assert "Error while loading plugin" not in out, out
+    # The report still masks the run's passwords.
+    assert "Bare-Secret-9" not in out, out
+    assert "postgresql://app:***@db/app" in out, out

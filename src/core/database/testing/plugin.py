@@ -1,4 +1,4 @@
-"""pytest plugin (entry point `core_database`): one suite, any database, isolated tests.
+"""pytest plugin (the `core_database` entry point): one suite, any database, isolated tests.
 
 Fixtures:
     database_url       session   --database-url, else TEST_DATABASE_URL, else in-memory SQLite

@@ -73,7 +73,8 @@ def scrub(value: Any, secrets: list[str]) -> Any:
 
 
 def _scrub_report(report: pytest.TestReport | pytest.CollectReport, config: pytest.Config) -> None:
-    secrets = known_passwords([config.getoption("--database-url")])
+    # The option is the full plugin's: without pytest-asyncio only the environment's URLs.
+    secrets = known_passwords([config.getoption("--database-url", default=None)])
     if not secrets:
         return
     if isinstance(report.longrepr, str | tuple):
