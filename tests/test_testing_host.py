@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Mapped
 
 from core.database import Base, IntIdMixin, SessionDep, new_metadata
+from core.database.sync import SyncSessionDep, fetch_value
 
 
 class HostBase(Base):
@@ -57,6 +58,19 @@ async def create(text: str, session: SessionDep) -> dict[str, int]:
 @app.get("/notes/count")
 async def count(session: SessionDep) -> int:
     return await session.scalar(select(func.count()).select_from(Note))
+
+
+@app.post("/sync/notes", status_code=201)
+def create_in_a_def_route(text: str, session: SyncSessionDep) -> dict[str, int]:
+    note = Note(text=text)
+    session.add(note)
+    session.flush()
+    return {"id": note.id}
+
+
+@app.get("/sync/notes/count")
+def count_in_a_def_route() -> int:
+    return fetch_value("SELECT count(*) FROM host_notes")
 """
 
 HOST_TESTS = """
@@ -83,6 +97,16 @@ async def test_writes_every_way(note, db_client):
 
 async def test_the_next_test_sees_none_of_it(db_client):
     assert (await db_client.get("/notes/count")).json() == 0
+
+
+async def test_def_routes_write_in_a_test_transaction_too(db_client):
+    for text in ("a", "b"):
+        assert (await db_client.post("/sync/notes", params={"text": text})).status_code == 201
+    assert (await db_client.get("/sync/notes/count")).json() == 2
+
+
+async def test_and_the_next_test_sees_none_of_that_either(db_client):
+    assert (await db_client.get("/sync/notes/count")).json() == 0
 """
 
 PRODUCTION_URL = "postgresql+asyncpg://u:pw@localhost/app_production"
@@ -99,7 +123,7 @@ def host(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.P
 
 def test_rows_of_one_test_are_gone_in_the_next(host: pytest.Pytester, database_url: str) -> None:
     result = host.runpytest_subprocess("-p", "no:cacheprovider", "--database-url", database_url)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
 
 
 def test_a_production_database_is_refused_without_leaking_the_password(

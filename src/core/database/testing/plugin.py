@@ -214,12 +214,21 @@ def app(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def db_client(app: Any, db_connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx.AsyncClient on ``app``: ``Depends(get_session)`` joins the test's transaction."""
+async def db_client(
+    app: Any, database: Database, db_connection: AsyncConnection, request: pytest.FixtureRequest
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx.AsyncClient on ``app``: ``Depends(get_session)`` joins the test's transaction.
+
+    ``def`` routes (``Depends(get_sync_session)``, the sync helpers) join the sync face's
+    own test transaction (``sync_db_connection``), rolled back too. Not on a SQLite file:
+    there the async test transaction holds the one write lock for the whole test.
+    """
     try:
         from core.database.testing.http import make_client
     except ImportError:
         pytest.fail("db_client needs httpx: pip install 'core-database[test]'", pytrace=False)
+    if database.dialect != "sqlite" or is_memory_sqlite(database.url):
+        request.getfixturevalue("sync_db_connection")
     async with make_client(app) as client:
         yield client
 
