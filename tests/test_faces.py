@@ -402,6 +402,22 @@ async def test_values_round_trip_the_same(face: Face) -> None:
     assert stored == "green"
 
 
+async def test_raw_decimal_and_uuid_parameters_match_stored_values(face: Face) -> None:
+    token = uuid.uuid4()
+    face.session.add(Item(price=Decimal("1.50"), token=token))
+    await face.session.flush()
+    by_price = "SELECT count(*) FROM parity_items WHERE price = :p"
+    assert await face.fetch_value(by_price, {"p": Decimal("1.50")}, session=face.session) == 1
+    by_token = "SELECT count(*) FROM parity_items WHERE token = :t"
+    assert await face.fetch_value(by_token, {"t": token}, session=face.session) == 1
+    assert await face.fetch_value(by_token, {"t": uuid.uuid4()}, session=face.session) == 0
+    update = "UPDATE parity_items SET price = :p WHERE token = :t"
+    assert await face.execute(update, {"p": Decimal("2.25"), "t": token}, session=face.session) == 1
+    face.session.raw.expire_all()
+    stored = await face.session.scalar(select(Item.price).where(Item.token == token))
+    assert stored == Decimal("2.25")
+
+
 async def test_decimal_that_does_not_fit_is_refused(face: Face) -> None:
     face.session.add(Item(price=Decimal("1.234")))
     with pytest.raises(sa_exc.StatementError):

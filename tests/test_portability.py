@@ -11,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.database import CheckViolation, InvalidValueError
+from core.database import CheckViolation, InvalidValueError, fetch_value
 from tests.models import Item, Note
 
 
@@ -103,3 +103,21 @@ async def test_integer_range_is_the_same(db_session: AsyncSession) -> None:
     db_session.add(item := Item(quantity=BIG - 1))
     await db_session.flush()
     assert await db_session.scalar(select(Item.quantity).where(Item.id == item.id)) == BIG - 1
+
+
+@pytest.mark.parity("division in raw SQL text guarded by NULLIF")
+async def test_nullif_guards_a_division_in_raw_sql_on_both(db_session: AsyncSession) -> None:
+    guarded = "SELECT 7 / NULLIF(:divisor, 0)"
+    assert await fetch_value(guarded, {"divisor": 0}, session=db_session) is None
+    assert await fetch_value(guarded, {"divisor": 7}, session=db_session) == 1
+
+
+@pytest.mark.sqlite_only(reason="pins a known difference: SQLite's own division by zero is NULL")
+async def test_sqlite_divides_by_zero_to_null_in_raw_sql(db_session: AsyncSession) -> None:
+    assert await fetch_value("SELECT 1 / 0", session=db_session) is None
+
+
+@pytest.mark.postgres_only(reason="pins a known difference: Postgres refuses it")
+async def test_postgres_refuses_a_division_by_zero_in_raw_sql(db_session: AsyncSession) -> None:
+    with pytest.raises(InvalidValueError, match="division by zero"):
+        await fetch_value("SELECT 1 / 0", session=db_session)

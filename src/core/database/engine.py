@@ -42,6 +42,7 @@ from core.database.reconnect import reconnect_on_first_statement
 from core.database.sequences import install_sequence_sync
 from core.database.server_cancel import cancel_queries_on_terminate
 from core.database.settings import Settings, get_settings
+from core.database.sqlite_adapters import register_sqlite_adapters
 from core.database.sqlite_file_lock import ProcessTurn, turn_file_for
 from core.database.sqlite_interrupt import interrupt_on_cancel
 from core.database.sqlite_one_trip import (
@@ -269,6 +270,7 @@ def _postgres_options(
 
 
 def _install_sqlite_hooks(engine: Engine, url: URL, settings: Settings, face: EngineFace) -> None:
+    register_sqlite_adapters()  # raw Decimal and UUID parameters, as on Postgres
     begin = f"BEGIN {settings.database_sqlite_begin.upper()}"
     # case_sensitive_like: LIKE matches case as on Postgres (ilike() folds case on both).
     pragmas = ["PRAGMA foreign_keys=ON", "PRAGMA case_sensitive_like=ON"]
