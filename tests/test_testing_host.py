@@ -133,7 +133,7 @@ def test_a_production_database_is_refused_without_leaking_the_password(
         "-p", "no:cacheprovider", "--showlocals", "--database-url", PRODUCTION_URL
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(errors=2)
+    result.assert_outcomes(errors=4)
     output = result.stdout.str() + result.stderr.str()
     refusal = "refusing to run test fixtures against postgresql+asyncpg://u:***@localhost/app_"
     assert refusal in output
@@ -147,7 +147,7 @@ def test_app_env_production_is_refused_even_with_the_opt_in(
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://app@db.invalid/app")  # production needs one
     result = host.runpytest_subprocess("-p", "no:cacheprovider", "--database-allow-any")
-    result.assert_outcomes(errors=2)
+    result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(["*refusing to run test fixtures with APP_ENV=production*"])
 
 
@@ -197,7 +197,7 @@ def test_the_plugin_needs_no_asyncio_setting_and_leaves_other_tests_alone(
     host.makepyprojecttoml(HOST_CONFIG + settings + "\n")
     host.makepyfile(test_unrelated=UNRELATED_TESTS)
     result = host.runpytest_subprocess("-p", "no:cacheprovider", "--database-url", database_url)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=6)
 
 
 def test_a_sync_suite_passes_with_the_plugin_installed(pytester: pytest.Pytester) -> None:
