@@ -23,6 +23,7 @@ from core.database import (
     Database,
     ForeignKeyViolation,
     IntegrityViolation,
+    InvalidStatementError,
     NotNullViolation,
     UniqueViolation,
     UTCDateTime,
@@ -341,6 +342,36 @@ async def test_raw_helper_violations_are_translated_too(face: Face) -> None:
         await face.execute(
             "INSERT INTO parity_children (parent_id, label) VALUES (:p, 'x')", {"p": 424_242}
         )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM parity_no_such_table",
+        "SELECT no_such_column FROM parity_parents",
+        "SELECT parity_no_such_function(1)",
+        "SELEC 1",
+        "SELECT (1",
+        "INSERT INTO parity_parents (name, no_such_column) VALUES ('a', 1)",
+        "SELECT id FROM parity_parents, parity_children",
+        "SELECT lower('a', 'b')",
+    ],
+    ids=[
+        "table",
+        "column",
+        "function",
+        "syntax",
+        "incomplete",
+        "insert-column",
+        "ambiguous",
+        "arguments",
+    ],
+)
+async def test_sql_that_cannot_run_is_one_class_on_both(face: Face, sql: str) -> None:
+    with pytest.raises(InvalidStatementError) as caught:
+        await face.fetch_all(sql)
+    assert isinstance(caught.value, sa_exc.ProgrammingError)  # as SQLAlchemy names it
+    assert await face.fetch_value("SELECT count(*) FROM parity_parents") == 0  # usable after
 
 
 async def test_session_is_usable_after_a_violation(face: Face) -> None:

@@ -19,6 +19,7 @@ from core.database.errors import (
     DatabaseUnavailableError,
     ForeignKeyViolation,
     IntegrityViolation,
+    InvalidStatementError,
     InvalidValueError,
     LockNotAvailable,
     NotNullViolation,
@@ -94,6 +95,14 @@ _PG_STATEMENT_CLASSES: dict[
     "25P02": TransactionAborted,
 }
 _SQLITE_LOCKED = ("database is locked", "database table is locked")
+# SQL that cannot run: SQLite's words, Postgres' SQLSTATEs (syntax error; undefined table,
+# column, function, object, parameter; ambiguous column).
+_SQLITE_INVALID_STATEMENT = re.compile(
+    r"^(no such (table|column|function)|table \S+ has no column named "
+    r"|near .*: syntax error$|incomplete input$|unrecognized token"
+    r"|wrong number of arguments to function|ambiguous column name)"
+)
+_PG_INVALID_STATEMENT = frozenset({"42601", "42P01", "42703", "42883", "42704", "42P02", "42702"})
 _PG_TOO_MANY = "the number of query arguments cannot exceed"
 
 
@@ -204,9 +213,13 @@ def _statement_failure(failure: Failure) -> BaseException | None:
         if "user-defined function raised exception" in message:
             reason = last_refusal() or "a SQL function refused its argument"
             return InvalidValueError(reason, statement=statement, orig=original)
+        if _SQLITE_INVALID_STATEMENT.match(message):
+            return InvalidStatementError(message, statement=statement, orig=original)
         return None
     state = _sqlstate(original)
     message = str(original) if original is not None else message  # the driver's own words
+    if state in _PG_INVALID_STATEMENT:
+        return InvalidStatementError(message, statement=statement, orig=original)
     if _PG_TOO_MANY in message:
         return TooManyParameters(message, statement=statement, orig=original)
     if state in _PG_STATEMENT_CLASSES:

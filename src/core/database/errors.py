@@ -162,6 +162,14 @@ class InvalidValueError(_StatementFailure, ValueError):
     """A value that does not fit: wrong Python type, out of the column's range, bad number text."""
 
 
+class InvalidStatementError(_StatementFailure, sa_exc.ProgrammingError):
+    """SQL the database cannot run: a syntax error, or a table, column or function it lacks.
+
+    One class on both (SQLite says OperationalError, Postgres ProgrammingError); a bug
+    in the statement, so no handler turns it into a client error.
+    """
+
+
 class LockNotAvailable(_StatementFailure, sa_exc.OperationalError):
     """A row or table lock was not granted in time (FOR UPDATE NOWAIT, lock_timeout, busy)."""
 
