@@ -6,6 +6,7 @@ outer transaction survives it all and undoes it all afterwards.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -211,3 +212,48 @@ def test_ini_names_resolve_to_metadata() -> None:
         load_object("tests.models")
     with pytest.raises(TypeError, match="MetaData"):
         as_metadata_list("tests.models:TestBase")
+
+
+async def test_concurrent_requests_in_one_test_take_turns_on_its_connection(
+    db_client: Any, db_session: AsyncSession
+) -> None:
+    created = await asyncio.gather(
+        *(db_client.post("/parents", params={"name": f"p{i}"}) for i in range(8))
+    )
+    assert [response.status_code for response in created] == [201] * 8
+    duplicates = await asyncio.gather(
+        *(db_client.post("/parents", params={"name": "same"}) for _ in range(3))
+    )
+    assert sorted(response.status_code for response in duplicates) == [201, 409, 409]
+    counts = await asyncio.gather(*(db_client.get("/parents/count") for _ in range(4)))
+    assert [response.json() for response in counts] == [9] * 4
+    assert len(await names(db_session)) == 9
+
+
+async def test_concurrent_units_of_work_and_raw_helpers_in_one_test(
+    db_session: AsyncSession,
+) -> None:
+    async def unit(name: str) -> None:
+        async with transaction() as session:
+            session.add(Parent(name=name))
+            await session.flush()
+            # A raw helper inside the unit joins it without waiting for the turn.
+            assert (
+                await fetch_value(
+                    "SELECT count(*) FROM parity_parents WHERE name = :n", {"n": name}
+                )
+                == 1
+            )
+
+    await asyncio.gather(*(unit(f"u{i}") for i in range(5)))
+    await asyncio.gather(
+        *(
+            execute("INSERT INTO parity_parents (name) VALUES (:n)", {"n": f"r{i}"})
+            for i in range(5)
+        )
+    )
+    counts = await asyncio.gather(
+        *(fetch_value("SELECT count(*) FROM parity_parents") for _ in range(5))
+    )
+    assert counts == [10] * 5
+    assert len(await names(db_session)) == 10

@@ -26,11 +26,15 @@ from sqlalchemy.orm import Mapper, Session
 from core.database.database import Database
 from core.database.session import ToolkitSession, make_sessionmaker, make_sync_sessionmaker
 from core.database.sync.database import SyncDatabase
+from core.database.testing.session_turns import (
+    OBSERVERS,
+    TURN,
+    ConnectionTurn,
+    TurnTakingSession,
+    give_back_at_end,
+)
 
 __all__ = ["OuterTransactionEndedError", "observe_commits", "rollback_after", "sync_rollback_after"]
-
-# Session.info key: the block's observers, shared by every session its factory makes.
-_OBSERVERS = "core.database.testing.observers"
 
 
 class OuterTransactionEndedError(RuntimeError):
@@ -49,7 +53,8 @@ async def rollback_after(database: Database) -> AsyncIterator[AsyncConnection]:
         factory = make_sessionmaker(
             connection,
             join_transaction_mode="create_savepoint",
-            info={_OBSERVERS: observers},
+            info={OBSERVERS: observers, TURN: ConnectionTurn()},
+            class_=TurnTakingSession,
             sync_session_class=_ObservedSession,
         )
         ended_by_body = False
@@ -98,7 +103,7 @@ def observe_commits(session: AsyncSession) -> None:
 
     ``session`` must come from the factory that :func:`rollback_after` installs.
     """
-    observers = session.sync_session.info.get(_OBSERVERS)
+    observers = session.sync_session.info.get(OBSERVERS)
     if observers is None:
         raise RuntimeError("observe_commits() needs a session made inside rollback_after()")
     observers.add(session.sync_session)
@@ -108,9 +113,12 @@ class _ObservedSession(ToolkitSession):
     """A test's session: its commits reload the sessions that observe_commits() names."""
 
 
+event.listen(_ObservedSession, "after_transaction_end", give_back_at_end)
+
+
 @event.listens_for(_ObservedSession, "after_commit")
 def _reload_observers(session: Session) -> None:
-    observers: weakref.WeakSet[Session] | None = session.info.get(_OBSERVERS)
+    observers: weakref.WeakSet[Session] | None = session.info.get(OBSERVERS)
     if not observers:
         return
     for observer in list(observers):
