@@ -6,6 +6,7 @@ reaches the client as an error, never as a 2xx.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -176,3 +177,13 @@ async def test_a_pool_held_past_its_timeout_is_a_503_to_retry(scratch: URL) -> N
     finally:
         set_sync_database(previous)
         db.dispose()
+
+
+async def test_concurrent_def_routes_in_one_test_take_turns(
+    client: httpx.AsyncClient, sync_db_session: Session
+) -> None:
+    created = await asyncio.gather(*(client.post(f"/parents/p{i}") for i in range(8)))
+    assert [response.status_code for response in created] == [201] * 8
+    listed = await asyncio.gather(*(client.get("/parents") for _ in range(4)))
+    assert [len(response.json()) for response in listed] == [8] * 4
+    assert len(_parent_names(sync_db_session)) == 8

@@ -58,7 +58,8 @@ def make_sync_sessionmaker(
 ) -> sessionmaker[SyncToolkitSession]:
     """The sync face's session factory, with the same defaults."""
     options.setdefault("expire_on_commit", False)
-    return sessionmaker(bind, class_=SyncToolkitSession, **options)
+    options.setdefault("class_", SyncToolkitSession)
+    return sessionmaker(bind, **options)
 
 
 def on_commit(session: AsyncSession | Session, callback: Callback) -> None:

@@ -30,6 +30,8 @@ from core.database.testing.session_turns import (
     OBSERVERS,
     TURN,
     ConnectionTurn,
+    SyncTurnTakingSession,
+    ThreadConnectionTurn,
     TurnTakingSession,
     give_back_at_end,
 )
@@ -76,7 +78,12 @@ def sync_rollback_after(database: SyncDatabase) -> Iterator[Connection]:
     """The same for the sync face: every session of ``database`` joins, all rolled back."""
     with database.engine.connect() as connection:
         outer = connection.begin()
-        factory = make_sync_sessionmaker(connection, join_transaction_mode="create_savepoint")
+        factory = make_sync_sessionmaker(
+            connection,
+            join_transaction_mode="create_savepoint",
+            info={TURN: ThreadConnectionTurn()},
+            class_=SyncTurnTakingSession,
+        )
         ended_by_body = False
         try:
             with database.override_sessionmaker(factory):
@@ -114,6 +121,7 @@ class _ObservedSession(ToolkitSession):
 
 
 event.listen(_ObservedSession, "after_transaction_end", give_back_at_end)
+event.listen(SyncTurnTakingSession, "after_transaction_end", give_back_at_end)
 
 
 @event.listens_for(_ObservedSession, "after_commit")

@@ -58,6 +58,7 @@ from core.database.testing.schema import (
     load_object,
     upgrade_schema,
 )
+from core.database.testing.session_turns import takes_no_turn
 from core.database.testing.workers import worker_database
 from core.database.url import is_memory_sqlite
 
@@ -197,6 +198,7 @@ def sync_db_session(
 ) -> Iterator[Session]:
     """A sync Session joined to the test's sync outer transaction."""
     with sync_database.session() as session:
+        takes_no_turn(session)  # the test's own: used between requests, never beside them
         yield session
 
 

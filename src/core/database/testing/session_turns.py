@@ -18,19 +18,32 @@ and the request's SAVEPOINT nests inside that one.
 from __future__ import annotations
 
 import asyncio
+import threading
 from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-__all__ = ["OBSERVERS", "TURN", "ConnectionTurn", "TurnTakingSession", "give_back_at_end"]
+from core.database.session import SyncToolkitSession
+
+__all__ = [
+    "OBSERVERS",
+    "TURN",
+    "ConnectionTurn",
+    "SyncTurnTakingSession",
+    "ThreadConnectionTurn",
+    "TurnTakingSession",
+    "give_back_at_end",
+    "takes_no_turn",
+]
 
 # Session.info keys: the block's turn and its observers (shared by its sessions), and
 # "this session holds the turn" (its own).
 TURN = "core.database.testing.turn"
 OBSERVERS = "core.database.testing.observers"
 _HOLDS = "core.database.testing.holds_turn"
+_EXEMPT = "core.database.testing.no_turn"
 # The turn this flow of control holds; tasks started inside inherit it.
 _held: ContextVar[object | None] = ContextVar("core_database_test_turn", default=None)
 
@@ -54,10 +67,7 @@ class ConnectionTurn:
         try:
             await asyncio.wait_for(self._lock.acquire(), self._wait)
         except TimeoutError:
-            raise RuntimeError(
-                f"a session of this test waited {self._wait:g}s for the test's connection:"
-                " another session holds it in an open transaction (close it, or commit)"
-            ) from None
+            raise _waited_too_long(self._wait) from None
         token = self._token = object()
         _held.set(token)
         return True
@@ -67,15 +77,54 @@ class ConnectionTurn:
         self._lock.release()
 
 
+class ThreadConnectionTurn:
+    """The same for the sync face, whose sessions run on threads (``def`` routes)."""
+
+    def __init__(self, wait: float = TURN_WAIT_SECONDS) -> None:
+        self._lock = threading.Lock()
+        self._token: object | None = None
+        self._wait = wait
+
+    def take(self) -> bool:
+        """Wait for the turn; False if this flow holds it already (nothing to give back)."""
+        if self._token is not None and _held.get() is self._token:
+            return False
+        if not self._lock.acquire(timeout=self._wait):
+            raise _waited_too_long(self._wait)
+        token = self._token = object()
+        _held.set(token)
+        return True
+
+    def give_back(self) -> None:
+        self._token = None
+        self._lock.release()
+
+
+def _waited_too_long(seconds: float) -> RuntimeError:
+    return RuntimeError(
+        f"a session of this test waited {seconds:g}s for the test's connection:"
+        " another session holds it in an open transaction (close it, or commit)"
+    )
+
+
+def takes_no_turn(session: Session) -> None:
+    """Exempt `session` (a test's own, used between awaits) from taking turns."""
+    session.info[_EXEMPT] = True
+
+
+def _needs_turn(session: Session) -> bool:
+    info = session.info
+    if TURN not in info or info.get(_HOLDS) or info.get(_EXEMPT):
+        return False
+    return session not in info.get(OBSERVERS, ())
+
+
 class TurnTakingSession(AsyncSession):
     """An AsyncSession of a test: takes the connection's turn before its first statement."""
 
     async def _take_turn(self) -> None:
         info = self.sync_session.info
-        turn: ConnectionTurn | None = info.get(TURN)
-        if turn is None or info.get(_HOLDS) or self.sync_session in info.get(OBSERVERS, ()):
-            return
-        if await turn.take():
+        if _needs_turn(self.sync_session) and await info[TURN].take():
             info[_HOLDS] = True
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
@@ -139,6 +188,60 @@ class TurnTakingSession(AsyncSession):
             await super().close()
         finally:
             _give_back(self.sync_session)  # a turn taken by a call that began nothing
+
+
+class SyncTurnTakingSession(SyncToolkitSession):
+    """A sync Session of a test: takes the connection's turn before its first statement."""
+
+    def _take_turn(self) -> None:
+        if _needs_turn(self) and self.info[TURN].take():
+            self.info[_HOLDS] = True
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self._take_turn()
+        return super().execute(*args, **kwargs)
+
+    def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        self._take_turn()
+        return super().scalar(*args, **kwargs)
+
+    def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        self._take_turn()
+        return super().scalars(*args, **kwargs)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        self._take_turn()
+        return super().get(*args, **kwargs)
+
+    def get_one(self, *args: Any, **kwargs: Any) -> Any:
+        self._take_turn()
+        return super().get_one(*args, **kwargs)
+
+    def refresh(self, *args: Any, **kwargs: Any) -> None:
+        self._take_turn()
+        super().refresh(*args, **kwargs)
+
+    def merge(self, *args: Any, **kwargs: Any) -> Any:
+        self._take_turn()
+        return super().merge(*args, **kwargs)
+
+    def flush(self, *args: Any, **kwargs: Any) -> None:
+        self._take_turn()
+        super().flush(*args, **kwargs)
+
+    def commit(self) -> None:
+        self._take_turn()
+        super().commit()
+
+    def connection(self, *args: Any, **kwargs: Any) -> Any:
+        self._take_turn()
+        return super().connection(*args, **kwargs)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            _give_back(self)
 
 
 def _give_back(session: Session) -> None:
