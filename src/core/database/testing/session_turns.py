@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -52,59 +53,65 @@ _held: ContextVar[object | None] = ContextVar("core_database_test_turn", default
 TURN_WAIT_SECONDS = 60.0
 
 
-class ConnectionTurn:
+class _Turn:
+    """The holder's token, shared by its flow of control (contextvars), and the wait."""
+
+    def __init__(self, lock: asyncio.Lock | threading.Lock, wait: float) -> None:
+        self._lock = lock
+        self._token: object | None = None
+        self._wait = wait
+
+    def _held_here(self) -> bool:
+        return self._token is not None and _held.get() is self._token
+
+    def _taken(self) -> bool:
+        token = self._token = object()
+        _held.set(token)
+        return True
+
+    def _waited_too_long(self) -> RuntimeError:
+        return RuntimeError(
+            f"a session of this test waited {self._wait:g}s for the test's connection:"
+            " another session holds it in an open transaction (close it, or commit)"
+        )
+
+    def give_back(self) -> None:
+        self._token = None
+        self._lock.release()
+
+
+class ConnectionTurn(_Turn):
     """One session's transaction at a time on a test's connection; reentrant for its flow."""
 
     def __init__(self, wait: float = TURN_WAIT_SECONDS) -> None:
-        self._lock = asyncio.Lock()
-        self._token: object | None = None
-        self._wait = wait
+        self._waiting = asyncio.Lock()
+        super().__init__(self._waiting, wait)
 
     async def take(self) -> bool:
         """Wait for the turn; False if this flow holds it already (nothing to give back)."""
-        if self._token is not None and _held.get() is self._token:
+        if self._held_here():
             return False
         try:
-            await asyncio.wait_for(self._lock.acquire(), self._wait)
+            await asyncio.wait_for(self._waiting.acquire(), self._wait)
         except TimeoutError:
-            raise _waited_too_long(self._wait) from None
-        token = self._token = object()
-        _held.set(token)
-        return True
-
-    def give_back(self) -> None:
-        self._token = None
-        self._lock.release()
+            raise self._waited_too_long() from None
+        return self._taken()
 
 
-class ThreadConnectionTurn:
+class ThreadConnectionTurn(_Turn):
     """The same for the sync face, whose sessions run on threads (``def`` routes)."""
 
     def __init__(self, wait: float = TURN_WAIT_SECONDS) -> None:
-        self._lock = threading.Lock()
-        self._token: object | None = None
-        self._wait = wait
+        self._waiting = threading.Lock()
+        super().__init__(self._waiting, wait)
 
     def take(self) -> bool:
         """Wait for the turn; False if this flow holds it already (nothing to give back)."""
-        if self._token is not None and _held.get() is self._token:
+        if self._held_here():
             return False
-        if not self._lock.acquire(timeout=self._wait):
-            raise _waited_too_long(self._wait)
-        token = self._token = object()
-        _held.set(token)
-        return True
-
-    def give_back(self) -> None:
-        self._token = None
-        self._lock.release()
-
-
-def _waited_too_long(seconds: float) -> RuntimeError:
-    return RuntimeError(
-        f"a session of this test waited {seconds:g}s for the test's connection:"
-        " another session holds it in an open transaction (close it, or commit)"
-    )
+        if not self._waiting.acquire(timeout=self._wait):
+            raise self._waited_too_long()
+        return self._taken()
 
 
 def takes_no_turn(session: Session) -> None:
@@ -127,62 +134,6 @@ class TurnTakingSession(AsyncSession):
         if _needs_turn(self.sync_session) and await info[TURN].take():
             info[_HOLDS] = True
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().execute(*args, **kwargs)
-
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().scalar(*args, **kwargs)
-
-    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().scalars(*args, **kwargs)
-
-    async def stream(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().stream(*args, **kwargs)
-
-    async def stream_scalars(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().stream_scalars(*args, **kwargs)
-
-    async def get(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().get(*args, **kwargs)
-
-    async def get_one(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().get_one(*args, **kwargs)
-
-    async def refresh(self, *args: Any, **kwargs: Any) -> None:
-        await self._take_turn()
-        await super().refresh(*args, **kwargs)
-
-    async def merge(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().merge(*args, **kwargs)
-
-    async def delete(self, *args: Any, **kwargs: Any) -> None:
-        await self._take_turn()
-        await super().delete(*args, **kwargs)
-
-    async def flush(self, *args: Any, **kwargs: Any) -> None:
-        await self._take_turn()
-        await super().flush(*args, **kwargs)
-
-    async def commit(self) -> None:
-        await self._take_turn()
-        await super().commit()
-
-    async def connection(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().connection(*args, **kwargs)
-
-    async def run_sync(self, *args: Any, **kwargs: Any) -> Any:
-        await self._take_turn()
-        return await super().run_sync(*args, **kwargs)
-
     async def close(self) -> None:
         try:
             await super().close()
@@ -197,46 +148,6 @@ class SyncTurnTakingSession(SyncToolkitSession):
         if _needs_turn(self) and self.info[TURN].take():
             self.info[_HOLDS] = True
 
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        self._take_turn()
-        return super().execute(*args, **kwargs)
-
-    def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        self._take_turn()
-        return super().scalar(*args, **kwargs)
-
-    def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        self._take_turn()
-        return super().scalars(*args, **kwargs)
-
-    def get(self, *args: Any, **kwargs: Any) -> Any:
-        self._take_turn()
-        return super().get(*args, **kwargs)
-
-    def get_one(self, *args: Any, **kwargs: Any) -> Any:
-        self._take_turn()
-        return super().get_one(*args, **kwargs)
-
-    def refresh(self, *args: Any, **kwargs: Any) -> None:
-        self._take_turn()
-        super().refresh(*args, **kwargs)
-
-    def merge(self, *args: Any, **kwargs: Any) -> Any:
-        self._take_turn()
-        return super().merge(*args, **kwargs)
-
-    def flush(self, *args: Any, **kwargs: Any) -> None:
-        self._take_turn()
-        super().flush(*args, **kwargs)
-
-    def commit(self) -> None:
-        self._take_turn()
-        super().commit()
-
-    def connection(self, *args: Any, **kwargs: Any) -> Any:
-        self._take_turn()
-        return super().connection(*args, **kwargs)
-
     def close(self) -> None:
         try:
             super().close()
@@ -244,9 +155,49 @@ class SyncTurnTakingSession(SyncToolkitSession):
             _give_back(self)
 
 
+# The calls that may send a session's first statement: each takes the turn before it.
+_FIRST_STATEMENT = (
+    "execute",
+    "scalar",
+    "scalars",
+    "get",
+    "get_one",
+    "refresh",
+    "merge",
+    "flush",
+    "commit",
+    "connection",
+)
+_ASYNC_ONLY = ("stream", "stream_scalars", "delete", "run_sync")  # delete() loads, async
+
+
+def _async_turn_first(name: str) -> Callable[..., Any]:
+    async def call(self: TurnTakingSession, *args: Any, **kwargs: Any) -> Any:
+        await self._take_turn()
+        return await getattr(AsyncSession, name)(self, *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def _sync_turn_first(name: str) -> Callable[..., Any]:
+    def call(self: SyncTurnTakingSession, *args: Any, **kwargs: Any) -> Any:
+        self._take_turn()
+        return getattr(SyncToolkitSession, name)(self, *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+for _name in (*_FIRST_STATEMENT, *_ASYNC_ONLY):
+    setattr(TurnTakingSession, _name, _async_turn_first(_name))
+for _name in _FIRST_STATEMENT:
+    setattr(SyncTurnTakingSession, _name, _sync_turn_first(_name))
+
+
 def _give_back(session: Session) -> None:
     if session.info.pop(_HOLDS, False):
-        turn: ConnectionTurn = session.info[TURN]
+        turn: _Turn = session.info[TURN]
         turn.give_back()
 
 
